@@ -1,0 +1,205 @@
+"""Record every layer's output in one forward pass.
+
+Three things make this harder than registering a hook per module:
+
+* **In-place ops.** torchvision's ReLUs run in place (and ResNet adds its shortcut with ``+=``), so a
+  reference to a conv or batch-norm output is overwritten before the forward pass ends. Each output is
+  copied when its hook fires. (Copying only what is later overwritten was measured: it saves nothing on
+  ResNets, where nearly every output is overwritten, and costs an op interceptor.)
+* **Shared models.** One loaded model serves every browser session, and a module's hooks fire for every
+  thread's forward pass. Each capture's hooks record only calls made on the thread that owns them.
+* **Clean-up.** Hooks are removed in a ``finally`` block, whether the forward pass succeeds or raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from .errors import LayerError, ModelError, short_message
+from .models import LoadedModel, module_device
+
+ModelLike = Union[LoadedModel, nn.Module]
+InputLike = Union[Image.Image, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """One layer's output for one image.
+
+    ``tensor`` is exactly what the module returned, with the batch dimension removed, on the CPU. A module
+    called more than once in a forward pass gives one FeatureMap per call: ``name``, ``name#2``, ...
+    """
+
+    name: str
+    module_type: str
+    tensor: torch.Tensor
+    call: int = 1
+    note: str = ""  # how a non-tensor output (tuple, dict, ...) was reduced to ``tensor``
+
+    @property
+    def module_name(self) -> str:
+        return self.name.split("#", 1)[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.tensor.shape)
+
+
+class Capture(Mapping[str, FeatureMap]):
+    """Every layer's :class:`FeatureMap` for one image, in the model's module order."""
+
+    def __init__(
+        self,
+        maps: dict[str, FeatureMap],
+        input: torch.Tensor,
+        output: Optional[torch.Tensor],
+        model_label: str = "",
+    ) -> None:
+        self._maps = maps
+        self.input = input  # the preprocessed image the model saw, (C, H, W)
+        self.output = output  # the model's own output (e.g. logits), batch removed; None if not a tensor
+        self.model_label = model_label
+
+    def __getitem__(self, name: str) -> FeatureMap:
+        try:
+            return self._maps[name]
+        except KeyError:
+            raise LayerError(f"The model has no captured layer named {name!r}.") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._maps)
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def __repr__(self) -> str:
+        return f"Capture({len(self)} layers, input {tuple(self.input.shape)}, model {self.model_label!r})"
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by all captured tensors (what an activation cache has to budget for)."""
+        return sum(m.tensor.element_size() * m.tensor.nelement() for m in self._maps.values())
+
+
+def capture(model: ModelLike, image: InputLike) -> Capture:
+    """Run ``model`` once on ``image`` and return every submodule's output.
+
+    ``image`` is a PIL image (preprocessed with the model's own pipeline when ``model`` is a
+    :class:`LoadedModel`) or a ready tensor of shape (C, H, W) or (1, C, H, W). The forward pass runs under
+    ``torch.inference_mode()`` on the device the model lives on.
+    """
+    module, batch, label = _prepare(model, image)
+    recorder = _Recorder(module)
+    try:
+        with recorder.hooks(), torch.inference_mode():
+            output = module(batch)
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
+        raise ModelError(
+            f"The model could not run on this input {tuple(batch.shape)}: {short_message(exc, 300)}"
+        ) from None
+    logits = output[0].detach().cpu() if isinstance(output, torch.Tensor) and output.shape[:1] == (1,) else None
+    return Capture(recorder.feature_maps(), batch[0].detach().cpu(), logits, label)
+
+
+def _prepare(model: ModelLike, image: InputLike) -> tuple[nn.Module, torch.Tensor, str]:
+    """Turn the arguments into (module, batch of one on the module's device, label)."""
+    if isinstance(model, LoadedModel):
+        module, label, preprocess = model.module, model.label, model.preprocess
+    elif isinstance(model, nn.Module):
+        module, label, preprocess = model, type(model).__name__, None
+    else:
+        raise TypeError(f"capture() needs a LoadedModel or torch.nn.Module, not {type(model).__name__}")
+    if isinstance(image, Image.Image):
+        if preprocess is None:
+            raise TypeError("A plain nn.Module needs a preprocessed tensor; pass a LoadedModel to use a PIL image.")
+        tensor = preprocess(image)
+    elif isinstance(image, torch.Tensor):
+        tensor = image
+    else:
+        raise TypeError(f"capture() needs a PIL image or a tensor, not {type(image).__name__}")
+    if tensor.dim() == 3:
+        tensor = tensor.unsqueeze(0)
+    if tensor.dim() != 4 or tensor.shape[0] != 1:
+        raise ValueError(f"Expected one image of shape (C, H, W) or (1, C, H, W), got {tuple(tensor.shape)}")
+    return module, tensor.to(module_device(module)), label
+
+
+class _Recorder:
+    """Owns one capture's hooks and what they record."""
+
+    def __init__(self, root: nn.Module) -> None:
+        self._root = root
+        self._owner = threading.get_ident()
+        self._order = {name: index for index, (name, _) in enumerate(root.named_modules()) if name}
+        self._records: list[tuple[str, str, Any]] = []
+
+    @contextmanager
+    def hooks(self) -> Iterator[None]:
+        handles: list[RemovableHandle] = []
+        try:
+            for name, module in self._root.named_modules():
+                if name:
+                    handles.append(module.register_forward_hook(self._hook(name)))
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def _hook(self, name: str):
+        owner = self._owner
+
+        def record(module: nn.Module, args: Any, output: Any) -> None:
+            if threading.get_ident() != owner:
+                return  # another session's forward pass through the shared model
+            tensor, note = _first_tensor(output)
+            if tensor is None:
+                return
+            # clone: a later in-place op (ReLU(inplace=True), +=) would overwrite a stored reference
+            self._records.append((name, type(module).__name__, (tensor.detach().clone(), note)))
+
+        return record
+
+    def feature_maps(self) -> dict[str, FeatureMap]:
+        """Records in module order (then call order), moved to the CPU in one go."""
+        calls: dict[str, int] = {}
+        numbered = []
+        for name, module_type, (tensor, note) in self._records:
+            calls[name] = calls.get(name, 0) + 1
+            numbered.append((self._order.get(name, len(self._order)), calls[name], name, module_type, tensor, note))
+        numbered.sort(key=lambda item: (item[0], item[1]))
+        maps: dict[str, FeatureMap] = {}
+        for _, call, name, module_type, tensor, note in numbered:
+            key = name if call == 1 else f"{name}#{call}"
+            maps[key] = FeatureMap(key, module_type, _drop_batch(tensor).cpu(), call, note)
+        return maps
+
+
+def _first_tensor(output: Any) -> tuple[Optional[torch.Tensor], str]:
+    """Find the tensor to show in a module's output, and describe the choice when it was not obvious."""
+    if isinstance(output, torch.Tensor):
+        return output, ""
+    if isinstance(output, Mapping):
+        for key, value in output.items():
+            tensor, _ = _first_tensor(value)
+            if tensor is not None:
+                return tensor, f"output is a dict of {len(output)}; showing [{key!r}]"
+    if isinstance(output, (tuple, list)):
+        for index, value in enumerate(output):
+            tensor, _ = _first_tensor(value)
+            if tensor is not None:
+                kind = type(output).__name__
+                return tensor, f"output is a {kind} of {len(output)}; showing element {index}"
+    return None, ""
+
+
+def _drop_batch(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor[0] if tensor.dim() >= 1 and tensor.shape[0] == 1 else tensor

@@ -1,0 +1,50 @@
+"""Exceptions that carry a message fit to show a user as it is."""
+
+from __future__ import annotations
+
+
+class FeatvizError(Exception):
+    """Base class: every message is written for the person using the tool, not for a stack trace."""
+
+
+class ImageError(FeatvizError, ValueError):
+    """The input could not be turned into an image (corrupt, unsupported, too large, not an image)."""
+
+
+class ModelError(FeatvizError):
+    """A model could not be built, loaded or run on the given input."""
+
+
+class WeightsUnavailableError(ModelError):
+    """Pretrained weights are neither in the local cache nor downloadable.
+
+    Carries what a user needs to fix it by hand: the exact file name, the folder it belongs in, and the
+    address it comes from.
+    """
+
+    def __init__(self, model: str, weights: str, filename: str, folder: str, url: str, reason: str) -> None:
+        self.model = model
+        self.weights = weights
+        self.filename = filename
+        self.folder = folder
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"The pretrained weights {weights} for {model} are not on this machine and could not be "
+            f"downloaded ({reason}). Put the file {filename} into {folder} (it comes from {url}), "
+            "or continue with untrained weights."
+        )
+
+
+class LayerError(FeatvizError, KeyError):
+    """A layer name that the captured model does not have."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0]) if self.args else ""
+
+
+def short_message(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's text, cut to ``limit`` characters, for showing inside a sentence."""
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

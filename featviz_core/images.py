@@ -1,0 +1,189 @@
+"""Decode whatever a person uploads into one upright RGB picture, or say clearly why not.
+
+Decoding is the first thing an untrusted upload touches, so every failure becomes an :class:`ImageError`
+with a message fit for the UI, and the size is checked from the header before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError, short_message
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO, Image.Image]
+
+#: Formats featviz decodes. MPO is what many cameras write for JPEG.
+SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF")
+#: File extensions offered in upload dialogs.
+UPLOAD_EXTENSIONS: tuple[str, ...] = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
+#: Largest file accepted, in bytes.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+#: Largest image accepted, in pixels (width × height), checked before decoding.
+MAX_PIXELS = 40_000_000
+
+_EXIF_ORIENTATION = 0x0112
+NOTES_KEY = "featviz_notes"
+"""Key in ``image.info`` under which :func:`load_image` lists what it changed (rotation, frames, ...)."""
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> Image.Image:
+    """Return ``source`` as an upright 8-bit RGB image.
+
+    ``source`` is a path, the file's bytes, a binary file object or a PIL image. Whatever had to be changed
+    to get there (EXIF rotation, first frame of an animation, transparency flattened onto white, 16-bit
+    depth scaled) is listed in ``image.info["featviz_notes"]`` so the UI can say so.
+
+    Raises :class:`ImageError` for anything that is not a decodable image of a supported format and size.
+    """
+    if isinstance(source, Image.Image):
+        return _to_rgb(source, notes=[])
+    data = _read_bytes(source, max_bytes)
+    if not data:
+        raise ImageError("The file is empty (0 bytes).")
+    kind = _sniff_unsupported(data)
+    if kind:
+        raise ImageError(f"{kind} files are not supported. Please use PNG, JPEG, WebP, BMP, GIF or TIFF.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=_registered_formats())
+            _check_size(image.size, max_pixels)
+            notes: list[str] = []
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                image.seek(0)
+                notes.append(f"animated image: showing the first of its {frames} frames")
+            image.load()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(
+            "This file is not an image featviz can read. Please use PNG, JPEG, WebP, BMP, GIF or TIFF."
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"The image is too large to open safely: over the limit of {max_pixels:,} pixels.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        raise ImageError(f"The image file is damaged or truncated and cannot be decoded ({short_message(exc)}).") from None
+    except MemoryError:
+        raise ImageError("The image needs more memory to decode than this server can give it.") from None
+    fmt = image.format or "image"
+    upright = image
+    try:
+        if image.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
+            upright = ImageOps.exif_transpose(image)
+            notes.append("rotated upright as its EXIF orientation asks")
+    except Exception:  # a broken EXIF block must not lose an otherwise fine picture
+        upright = image
+    result = _to_rgb(upright, notes)
+    result.info["format"] = fmt
+    return result
+
+
+def _registered_formats() -> list[str]:
+    """The supported formats this Pillow build has plugins for (MPO, for one, registers only on init)."""
+    Image.init()
+    return [fmt for fmt in SUPPORTED_FORMATS if fmt in Image.OPEN]
+
+
+def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
+    """Read the whole upload, refusing it early when it is over the size limit."""
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"No image file at {path}.")
+        if path.stat().st_size > max_bytes:
+            raise ImageError(_too_big(path.stat().st_size, max_bytes))
+        data = path.read_bytes()
+    elif hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            source.seek(0)
+        data = source.read(max_bytes + 1)
+        if not isinstance(data, (bytes, bytearray)):
+            raise ImageError("The upload could not be read as binary data.")
+        data = bytes(data)
+    else:
+        raise ImageError(f"Cannot read an image from a {type(source).__name__}.")
+    if len(data) > max_bytes:
+        raise ImageError(_too_big(len(data), max_bytes))
+    return data
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB."
+
+
+def _sniff_unsupported(data: bytes) -> str | None:
+    """Name formats people often try that Pillow does not decode, so the message can be specific."""
+    head = data[:512].lstrip().lower()
+    if head.startswith(b"<?xml") or head.startswith(b"<svg") or b"<svg" in head:
+        return "SVG (vector)"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+        return "HEIC/HEIF"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return "AVIF"
+    if head.startswith(b"%pdf"):
+        return "PDF"
+    return None
+
+
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageError(f"The image has no pixels ({width}×{height}).")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image is {width}×{height} = {width * height:,} pixels; the limit is {max_pixels:,}. "
+            "Please scale it down."
+        )
+
+
+def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
+    """Convert any Pillow mode to RGB the way a person would expect to see it."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = _scale_to_8bit(image)
+        notes.append(f"{'16-bit' if mode.startswith('I;16') else mode + '-mode'} image scaled to 8 bits")
+        mode = image.mode
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:
+            notes.append("transparent areas shown on white")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = image.convert("RGB")
+    rgb.info[NOTES_KEY] = notes
+    return rgb
+
+
+def _scale_to_8bit(image: Image.Image) -> Image.Image:
+    """Stretch a high-bit-depth image's actual range to 0–255; a plain convert would clip it to white."""
+    array = np.asarray(image, dtype=np.float64)
+    finite = array[np.isfinite(array)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if high > low:
+        array = (array - low) / (high - low) * 255.0
+    else:
+        array = np.zeros_like(array)
+    return Image.fromarray(np.nan_to_num(array).round().astype(np.uint8), mode="L")
+
+
+def image_notes(image: Image.Image) -> list[str]:
+    """What :func:`load_image` changed to make this image displayable (may be empty)."""
+    return list(image.info.get(NOTES_KEY, []))

@@ -1,0 +1,59 @@
+"""The layer tree a person picks from: every module, its type, and the output shape it really produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from torch import nn
+
+from .capture import Capture
+from .models import LoadedModel
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One row of the tree. ``key`` is the Capture key to show, or None when the module produced no tensor."""
+
+    name: str
+    key: Optional[str]
+    module_type: str
+    depth: int
+    shape: Optional[tuple[int, ...]]
+    is_leaf: bool
+
+    @property
+    def label(self) -> str:
+        """Indented one-line label, searchable by name, type and shape."""
+        shape = "×".join(str(s) for s in self.shape) if self.shape is not None else "no tensor output"
+        return f"{'  ' * self.depth}{self.name} · {self.module_type} · {shape}"
+
+
+def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerEntry]:
+    """Every named module in definition order, with repeated calls (``name#2``) listed after the first."""
+    module = model.module if isinstance(model, LoadedModel) else model
+    calls: dict[str, list[str]] = {}
+    for key in captured:
+        calls.setdefault(captured[key].module_name, []).append(key)
+    entries: list[LayerEntry] = []
+    for name, child in module.named_modules():
+        if not name:
+            continue
+        depth = name.count(".")
+        leaf = not any(True for _ in child.children())
+        keys = calls.get(name) or [None]
+        for key in keys:
+            shape = captured[key].shape if key is not None else None
+            entries.append(LayerEntry(key or name, key, type(child).__name__, depth, shape, leaf))
+    return entries
+
+
+def default_layer(captured: Capture) -> Optional[str]:
+    """The first convolution's output; failing that, the first output that is a stack of 2-D maps."""
+    for key, fmap in captured.items():
+        if fmap.module_type.startswith("Conv") and fmap.tensor.dim() == 3:
+            return key
+    for key, fmap in captured.items():
+        if fmap.tensor.dim() == 3:
+            return key
+    return next(iter(captured), None)

@@ -1,0 +1,152 @@
+"""Build a model ready to look inside: eval mode, frozen, on the best device, with its own preprocessing.
+
+A :class:`LoadedModel` is meant to be shared by every browser session (Streamlit's ``cache_resource``), so
+nothing after :func:`load_model` may change it: captures add hooks only for the length of one forward pass
+and only record the calling thread's activations (see :mod:`featviz_core.capture`).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+from torchvision.models import get_model, list_models
+
+from .errors import ModelError, WeightsUnavailableError, short_message
+from .weights import ProgressCallback, download_weights, resolve_weights, weights_file
+
+UNTRAINED_SEED = 0
+"""Seed for untrained (random) weights, so an untrained model looks the same in every session."""
+
+Preprocess = Callable[[Image.Image], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model plus what is needed to feed it and to say honestly what it is."""
+
+    name: str
+    module: nn.Module
+    preprocess: Preprocess  # PIL image -> (C, H, W) float tensor, the model's own input pipeline
+    weights: Optional[str]  # torchvision weights name, e.g. "IMAGENET1K_V1"; None when untrained
+    categories: tuple[str, ...] = ()
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    num_params: int = 0
+    source: str = "torchvision"
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def trained(self) -> bool:
+        return self.weights is not None
+
+    @property
+    def device(self) -> torch.device:
+        return module_device(self.module)
+
+    def input_image(self, tensor: torch.Tensor) -> Image.Image:
+        """The preprocessed input as a picture: normalization undone, so people see what the model saw."""
+        x = tensor.detach().to("cpu", torch.float32)
+        if x.dim() == 4:
+            x = x[0]
+        if x.shape[0] == len(self.mean):
+            x = x * torch.tensor(self.std).view(-1, 1, 1) + torch.tensor(self.mean).view(-1, 1, 1)
+        array = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+        if array.shape[0] == 1:
+            return Image.fromarray(array[0].numpy(), mode="L")
+        return Image.fromarray(array[:3].permute(1, 2, 0).contiguous().numpy(), mode="RGB")
+
+    @property
+    def label(self) -> str:
+        """How every view names this model: the weights, or a plain 'untrained' warning."""
+        if self.trained:
+            return f"{self.name} · {self.weights}"
+        return f"{self.name} · UNTRAINED (random weights, seed {UNTRAINED_SEED})"
+
+
+def list_zoo_models() -> list[str]:
+    """torchvision's image classification architectures (detection, video etc. live in submodules)."""
+    return sorted(list_models(module=torchvision.models))
+
+
+def best_device() -> torch.device:
+    """CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (CPU for a module with neither)."""
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def load_model(
+    name: str,
+    weights: Optional[str] = "default",
+    *,
+    device: torch.device | str | None = None,
+    download: bool = True,
+    progress: ProgressCallback | None = None,
+) -> LoadedModel:
+    """Build torchvision model ``name`` with ``weights`` ("default", a weights name, or None for untrained).
+
+    Pretrained weights come through torchvision's weights API and cache. When they are not cached they are
+    downloaded (``progress`` hears how far) unless ``download`` is False; when that is impossible a
+    :class:`~featviz_core.errors.WeightsUnavailableError` names the file and folder to put it in.
+    """
+    if name not in set(list_zoo_models()):
+        raise ModelError(f"Unknown model {name!r}. featviz knows torchvision's classification models.")
+    member = resolve_weights(name, "default" if weights is None else weights)
+    if weights is not None:
+        file = weights_file(name, member.name)
+        if not file.is_cached:
+            if not download:
+                raise WeightsUnavailableError(
+                    name, member.name, file.filename, str(file.folder), file.url, "downloading is turned off"
+                )
+            download_weights(file, progress)
+    module = _build(name, member if weights is not None else None)
+    module.eval().requires_grad_(False)
+    module.to(torch.device(device) if device is not None else best_device())
+    transform = member.transforms()
+    return LoadedModel(
+        name=name,
+        module=module,
+        preprocess=transform,
+        weights=member.name if weights is not None else None,
+        categories=tuple(member.meta.get("categories", ())),
+        mean=tuple(getattr(transform, "mean", LoadedModel.mean)),
+        std=tuple(getattr(transform, "std", LoadedModel.std)),
+        num_params=sum(p.numel() for p in module.parameters()),
+    )
+
+
+def _build(name: str, weights: object) -> nn.Module:
+    """Call torchvision's builder; random initialisation is seeded so untrained models are reproducible."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(UNTRAINED_SEED)
+            return get_model(name, weights=weights)
+    except WeightsUnavailableError:
+        raise
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        if weights is not None:
+            file = weights_file(name, getattr(weights, "name", "default"))
+            raise ModelError(
+                f"The cached weights file {file.path} could not be loaded ({short_message(exc)}). "
+                "It may be damaged: delete it and load the model again."
+            ) from None
+        raise ModelError(f"{name} could not be built: {short_message(exc)}") from None

@@ -1,0 +1,157 @@
+"""Where torchvision's pretrained weights live, whether they can be had, and fetching them with progress.
+
+featviz uses torchvision's own cache (``$TORCH_HOME/hub/checkpoints``) and file names, so a file a user
+downloads by hand, or one torchvision fetched earlier, is found, and one featviz fetches is found by
+torchvision. The download is done here rather than by ``torch.hub`` only to report progress to the UI.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import urlparse
+
+import torch
+from torchvision.models import get_model_weights
+from torchvision.models._api import WeightsEnum
+
+from .errors import ModelError, WeightsUnavailableError
+
+ProgressCallback = Callable[[int, Optional[int]], None]
+"""Called with (bytes done, total bytes or None) while a download runs."""
+
+_HASH_PREFIX = re.compile(r"-([a-f0-9]*)\.")  # the same rule torch.hub uses to check downloads
+
+
+class WeightsState(str, enum.Enum):
+    """Whether pretrained weights can be used right now."""
+
+    CACHED = "cached"
+    DOWNLOADABLE = "downloadable"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One pretrained checkpoint: which enum member, its file name, and where torchvision keeps it."""
+
+    model: str
+    weights: str  # e.g. "IMAGENET1K_V1"
+    url: str
+
+    @property
+    def filename(self) -> str:
+        return os.path.basename(urlparse(self.url).path)
+
+    @property
+    def folder(self) -> Path:
+        return Path(torch.hub.get_dir()) / "checkpoints"
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.filename
+
+    @property
+    def is_cached(self) -> bool:
+        return self.path.is_file() and self.path.stat().st_size > 0
+
+
+def resolve_weights(model: str, weights: str = "default") -> WeightsEnum:
+    """The torchvision enum member for ``weights`` ("default" means the architecture's DEFAULT)."""
+    try:
+        enum_cls = get_model_weights(model)
+    except (KeyError, ValueError):
+        raise ModelError(f"torchvision has no pretrained weights for a model named {model!r}.") from None
+    if weights.lower() == "default":
+        return enum_cls.DEFAULT
+    try:
+        return enum_cls[weights]
+    except KeyError:
+        names = ", ".join(member.name for member in enum_cls)
+        raise ModelError(f"{model} has no weights named {weights!r}; it has: {names}.") from None
+
+
+def weights_file(model: str, weights: str = "default") -> WeightsFile:
+    """Describe the checkpoint behind ``model``'s ``weights`` without touching the network."""
+    member = resolve_weights(model, weights)
+    return WeightsFile(model=model, weights=member.name, url=member.url)
+
+
+def weights_state(file: WeightsFile, *, timeout: float = 3.0) -> WeightsState:
+    """Cached, downloadable (the server answers), or unavailable. Asks the network only when not cached."""
+    if file.is_cached:
+        return WeightsState.CACHED
+    request = urllib.request.Request(file.url, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (https from torchvision)
+            return WeightsState.DOWNLOADABLE if response.status < 400 else WeightsState.UNAVAILABLE
+    except (OSError, ValueError):
+        return WeightsState.UNAVAILABLE
+
+
+def download_weights(
+    file: WeightsFile,
+    progress: ProgressCallback | None = None,
+    *,
+    timeout: float = 30.0,
+    chunk_size: int = 1 << 20,
+) -> Path:
+    """Fetch ``file`` into torchvision's cache, checking the hash prefix in its name as torch.hub does.
+
+    Writes to a temporary file beside the target and renames it, so an interrupted download never leaves a
+    half file where torchvision would load it. Raises :class:`WeightsUnavailableError` when offline.
+    """
+    if file.is_cached:
+        return file.path
+    file.folder.mkdir(parents=True, exist_ok=True)
+    expected = _HASH_PREFIX.search(file.filename)
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(file.url, timeout=timeout) as response:  # noqa: S310
+            total = int(response.headers.get("Content-Length") or 0) or None
+            done = 0
+            with tempfile.NamedTemporaryFile(dir=file.folder, delete=False, suffix=".partial") as tmp:
+                try:
+                    while chunk := response.read(chunk_size):
+                        tmp.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                except BaseException:
+                    tmp.close()
+                    os.unlink(tmp.name)
+                    raise
+        if expected and not digest.hexdigest().startswith(expected.group(1)):
+            os.unlink(tmp.name)
+            raise WeightsUnavailableError(
+                file.model, file.weights, file.filename, str(file.folder), file.url,
+                "the downloaded file did not match its checksum",
+            )
+        os.replace(tmp.name, file.path)
+    except WeightsUnavailableError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise WeightsUnavailableError(
+            file.model, file.weights, file.filename, str(file.folder), file.url, _reason(exc)
+        ) from None
+    return file.path
+
+
+def _reason(exc: BaseException) -> str:
+    """Say in plain words why a download failed."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"no connection to the download server: {exc.reason}"
+    if isinstance(exc, TimeoutError):
+        return "the download timed out"
+    return str(exc) or type(exc).__name__

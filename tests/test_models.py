@@ -1,0 +1,124 @@
+"""Model loading through torchvision's real weights API and cache, seeded with checkpoints made here."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+import featviz_core as fv
+
+RESNET18_FILE = "resnet18-f37072fd.pth"
+
+
+def _checkpoints(torch_home: Path) -> Path:
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def seed_resnet18(torch_home: Path, marker: float = 0.125) -> Path:
+    """Write a resnet18 checkpoint under torchvision's file name, recognisable by its conv1 weights."""
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    state["conv1.weight"].fill_(marker)
+    path = _checkpoints(torch_home) / RESNET18_FILE
+    torch.save(state, path)
+    return path
+
+
+def test_zoo_lists_classification_models_only():
+    models = fv.list_zoo_models()
+    assert {"resnet18", "vgg16", "mobilenet_v3_large", "convnext_tiny", "vit_b_16"} <= set(models)
+    assert not any(name.startswith(("fasterrcnn", "deeplab", "raft", "r3d")) for name in models)
+
+
+def test_weights_file_names_the_torchvision_checkpoint_and_cache_folder(torch_home):
+    file = fv.weights_file("resnet18")
+    assert file.filename == RESNET18_FILE
+    assert file.folder == torch_home / "hub" / "checkpoints"
+    assert file.weights == "IMAGENET1K_V1" and not file.is_cached
+
+
+def test_missing_weights_name_the_file_and_folder(torch_home):
+    with pytest.raises(fv.WeightsUnavailableError) as raised:
+        fv.load_model("resnet18", download=False)
+    error = raised.value
+    assert error.filename == RESNET18_FILE
+    assert error.folder == str(torch_home / "hub" / "checkpoints")
+    assert RESNET18_FILE in str(error) and "untrained" in str(error)
+
+
+def test_unreachable_download_server_gives_weights_unavailable(torch_home):
+    file = fv.WeightsFile("resnet18", "IMAGENET1K_V1", "http://127.0.0.1:9/models/" + RESNET18_FILE)
+    assert fv.weights_state(file, timeout=2) is fv.WeightsState.UNAVAILABLE
+    with pytest.raises(fv.WeightsUnavailableError, match="no connection"):
+        fv.download_weights(file, timeout=2)
+    assert not list(_checkpoints(torch_home).iterdir())  # nothing half-written left behind
+
+
+def test_seeded_cache_is_loaded_through_torchvision(torch_home):
+    seed_resnet18(torch_home, marker=0.125)
+    assert fv.weights_state(fv.weights_file("resnet18")) is fv.WeightsState.CACHED
+    model = fv.load_model("resnet18")
+    assert model.trained and model.weights == "IMAGENET1K_V1"
+    assert torch.all(model.module.conv1.weight == 0.125)
+    assert "IMAGENET1K_V1" in model.label and "UNTRAINED" not in model.label
+    assert len(model.categories) == 1000 and model.categories[0] == "tench"
+    assert not model.module.training and not any(p.requires_grad for p in model.module.parameters())
+
+
+def test_damaged_cached_file_is_reported_not_raised_raw(torch_home):
+    (_checkpoints(torch_home) / RESNET18_FILE).write_bytes(b"not a checkpoint")
+    with pytest.raises(fv.ModelError, match="delete it"):
+        fv.load_model("resnet18")
+
+
+def test_untrained_weights_are_reproducible_and_labelled():
+    first, second = fv.load_model("resnet18", weights=None), fv.load_model("resnet18", weights=None)
+    assert torch.equal(first.module.conv1.weight, second.module.conv1.weight)
+    assert not first.trained and "UNTRAINED" in first.label
+    assert first.device == fv.best_device()
+
+
+def test_unknown_model_and_unknown_weights_are_clear_errors():
+    with pytest.raises(fv.ModelError, match="Unknown model"):
+        fv.load_model("resnet9000")
+    with pytest.raises(fv.ModelError, match="IMAGENET1K_V1"):
+        fv.load_model("resnet18", weights="NOPE")
+
+
+def _served_checkpoint(tmp_path: Path, payload: bytes, hash_of: bytes) -> fv.WeightsFile:
+    prefix = hashlib.sha256(hash_of).hexdigest()[:8]
+    source = tmp_path / f"tiny-{prefix}.pth"
+    source.write_bytes(payload)
+    return fv.WeightsFile("tiny", "TEST", source.as_uri())
+
+
+def test_download_reports_progress_and_lands_in_the_cache(tmp_path, torch_home):
+    payload = bytes(range(256)) * 20_000  # 5 MB, several chunks
+    file = _served_checkpoint(tmp_path, payload, payload)
+    seen: list[tuple[int, int | None]] = []
+    path = fv.download_weights(file, progress=lambda done, total: seen.append((done, total)), chunk_size=1 << 20)
+    assert path == _checkpoints(torch_home) / file.filename and path.read_bytes() == payload
+    assert len(seen) >= 5 and seen[-1][0] == len(payload)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_download_with_a_wrong_checksum_is_refused_and_removed(tmp_path, torch_home):
+    file = _served_checkpoint(tmp_path, b"tampered", hash_of=b"original")
+    with pytest.raises(fv.WeightsUnavailableError, match="checksum"):
+        fv.download_weights(file)
+    assert not list(_checkpoints(torch_home).iterdir())
+
+
+def test_input_image_undoes_the_normalization():
+    model = fv.load_model("resnet18", weights=None)
+    image = fv.load_sample("Checkerboard")
+    seen = model.input_image(model.preprocess(image))
+    assert seen.size == (224, 224) and seen.mode == "RGB"
+    gray = np.asarray(seen.convert("L"))
+    assert gray.min() <= 2 and gray.max() >= 253  # black and white survive the round trip
