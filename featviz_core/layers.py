@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -9,6 +10,10 @@ from torch import nn
 
 from .capture import Capture
 from .models import LoadedModel
+
+
+_CONVOLUTION = re.compile(r"^(Lazy)?Conv(Transpose)?[123]d$")
+"""torch.nn's convolution classes, not blocks such as torchvision's Conv2dNormActivation."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerE
 def default_layer(captured: Capture) -> Optional[str]:
     """The first convolution's output; failing that, the first output that is a stack of 2-D maps."""
     for key, fmap in captured.items():
-        if fmap.module_type.startswith("Conv") and fmap.tensor.dim() == 3:
+        if _CONVOLUTION.match(fmap.module_type) and fmap.tensor.dim() == 3:
             return key
     for key, fmap in captured.items():
         if fmap.tensor.dim() == 3:

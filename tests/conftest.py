@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 from torch import nn
 
@@ -69,3 +70,21 @@ def gradient_image(width: int = 64, height: int = 48) -> Image.Image:
     y, x = np.mgrid[0:height, 0:width]
     rgb = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), (x + y) % 256], axis=-1)
     return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+
+
+RESNET18_FILE = "resnet18-f37072fd.pth"
+
+
+def checkpoints(torch_home: Path) -> Path:
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def seed_resnet18(torch_home: Path, marker: float = 0.125) -> Path:
+    """Write a resnet18 checkpoint under torchvision's file name, recognisable by its conv1 weights."""
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    state["conv1.weight"].fill_(marker)
+    path = checkpoints(torch_home) / RESNET18_FILE
+    torch.save(state, path)
+    return path

@@ -8,27 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision
 
 import featviz_core as fv
-
-RESNET18_FILE = "resnet18-f37072fd.pth"
-
-
-def _checkpoints(torch_home: Path) -> Path:
-    folder = torch_home / "hub" / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def seed_resnet18(torch_home: Path, marker: float = 0.125) -> Path:
-    """Write a resnet18 checkpoint under torchvision's file name, recognisable by its conv1 weights."""
-    state = torchvision.models.resnet18(weights=None).state_dict()
-    state["conv1.weight"].fill_(marker)
-    path = _checkpoints(torch_home) / RESNET18_FILE
-    torch.save(state, path)
-    return path
-
+from tests.conftest import RESNET18_FILE, seed_resnet18
+from tests.conftest import checkpoints as _checkpoints
 
 def test_zoo_lists_classification_models_only():
     models = fv.list_zoo_models()
