@@ -1,0 +1,148 @@
+"""Drive the real dashboard in Debian's Chromium: start `streamlit run app.py`, act as a person would.
+
+Shared by the browser tests and the browser benchmark. Chromium is Debian's `/usr/bin/chromium`
+(installed by `.ci/run`); Playwright never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("FEATVIZ_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking switches Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+GRID = ".js-plotly-plot"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def dashboard(torch_home: Path, timeout: float = 90.0) -> Iterator[str]:
+    """Run `streamlit run app.py` on a free local port; yield its URL; stop it afterwards."""
+    port = free_port()
+    env = {**os.environ, "TORCH_HOME": str(torch_home), "PYTHONUNBUFFERED": "1"}
+    log = open(torch_home / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {(torch_home / 'streamlit.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("streamlit did not become healthy")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def launch(playwright):
+    """Headless Debian Chromium; a clear failure, never a skip, when it is missing."""
+    if not Path(CHROMIUM).exists():
+        raise FileNotFoundError(
+            f"{CHROMIUM} is missing: the browser tests use Debian's Chromium. Install it with "
+            "`apt-get install -y chromium` (`.ci/run` does this)."
+        )
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def grid_title(page) -> str:
+    return page.evaluate(
+        f"() => {{ const t = document.querySelector('{GRID} .gtitle'); return t ? t.textContent : ''; }}"
+    )
+
+
+def wait_for_grid(page, title_contains: str, timeout: float = 60_000) -> None:
+    """Wait until the grid whose title contains the text is drawn (its mosaic image is in the DOM)."""
+    page.wait_for_function(
+        """([selector, text]) => {
+            const plot = document.querySelector(selector);
+            if (!plot) return false;
+            const title = plot.querySelector('.gtitle');
+            const image = plot.querySelector('image');
+            return !!(title && title.textContent.includes(text) && image &&
+                      (image.getAttribute('href') || image.getAttribute('xlink:href') || '').startsWith('data:image/png'));
+        }""",
+        arg=[GRID, title_contains],
+        timeout=timeout,
+    )
+
+
+def choose(page, label: str, option_text: str) -> float:
+    """Pick an option in a Streamlit selectbox by typing into its search, as a person would.
+
+    Returns the ``time.perf_counter()`` of the click on the option, where a timing should start.
+    """
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.locator("input").click()
+    page.keyboard.type(option_text)
+    option = page.get_by_role("option").filter(has_text=option_text).first
+    option.wait_for()
+    clicked = time.perf_counter()
+    option.click()
+    return clicked
+
+
+def hover_tile(page, channel_position: int = 0) -> str:
+    """Move the mouse to the centre of a tile and return the hover label's text."""
+    point = page.evaluate(
+        """([selector, index]) => {
+            const gd = document.querySelector(selector);
+            const meta = gd.layout.meta.featviz;
+            const hover = gd._fullData[1];  // decoded typed arrays (gd.data keeps base64)
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            // first finite hover cell of the tile: its x/y centres are listed per tile, strip and gaps included
+            const cols = meta.columns;
+            const row = Math.floor(index / cols), col = index % cols;
+            const xs = Array.from(hover.x), ys = Array.from(hover.y);
+            const perTileX = (xs.length + 1) / cols, perTileY = (ys.length + 1) / Math.ceil(meta.channels_shown / cols);
+            const x = xs[col * perTileX + Math.floor((perTileX - 1) / 2)];
+            const y = ys[row * perTileY + 1 + Math.floor((perTileY - 2) / 2)];
+            const box = gd.getBoundingClientRect();
+            return [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(y)];
+        }""",
+        [GRID, channel_position],
+    )
+    page.mouse.move(point[0] - 3, point[1] - 3)
+    page.mouse.move(point[0], point[1])
+    label = page.locator(f"{GRID} .hoverlayer .hovertext")
+    label.first.wait_for(timeout=10_000)
+    return label.first.text_content() or ""
