@@ -1,0 +1,53 @@
+"""Take the README's screenshots from the running dashboard: `python docs/screenshots.py`.
+
+Uses the same headless Debian Chromium helpers as the browser tests, with an empty TORCH_HOME, so the
+pictures show what a fresh offline machine shows.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.browser import choose, dashboard, hover_tile, launch, wait_for_grid  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1250})
+        page.goto(url)
+        wait_for_grid(page, "all 64 channels")
+        page.wait_for_timeout(800)
+        page.screenshot(path=DOCS / "explore.png")
+        choose(page, "Sample image", "Stripes 45°")
+        wait_for_grid(page, "all 64 channels")
+        choose(page, "Layer", "layer3.0.conv1")
+        wait_for_grid(page, "all 256 channels")
+        hover_tile(page, 21)
+        page.wait_for_timeout(500)
+        page.screenshot(path=DOCS / "hover-256-channels.png")
+        choose(page, "Layer", "layer4.1.conv2")
+        wait_for_grid(page, "all 512 channels")
+        choose(page, "Normalization", "Symmetric around zero")
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot').layout.meta.featviz.normalization === 'symmetric'"
+        )
+        choose(page, "Colour map", "RdBu")
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot').layout.meta.featviz.colormap.startsWith('RdBu')"
+        )
+        page.wait_for_timeout(800)
+        page.screenshot(path=DOCS / "symmetric-512-channels.png")
+        browser.close()
+    print("wrote", *sorted(p.name for p in DOCS.glob("*.png")))
+
+
+if __name__ == "__main__":
+    main()
