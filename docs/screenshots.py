@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser import choose, dashboard, hover_tile, launch, wait_for_grid  # noqa: E402
+from tests.browser import choose, dashboard, hover_tile, launch, wait_for_grid, wait_for_meta  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 
@@ -36,13 +36,9 @@ def main() -> None:
         choose(page, "Layer", "layer4.1.conv2")
         wait_for_grid(page, "all 512 channels")
         choose(page, "Normalization", "Symmetric around zero")
-        page.wait_for_function(
-            "() => document.querySelector('.js-plotly-plot').layout.meta.featviz.normalization === 'symmetric'"
-        )
+        wait_for_meta(page, "normalization", "symmetric")
         choose(page, "Colour map", "RdBu")
-        page.wait_for_function(
-            "() => document.querySelector('.js-plotly-plot').layout.meta.featviz.colormap.startsWith('RdBu')"
-        )
+        wait_for_meta(page, "colormap", "RdBu")
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "symmetric-512-channels.png")
         browser.close()

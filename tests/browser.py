@@ -74,14 +74,18 @@ def dashboard(torch_home: Path, timeout: float = 90.0) -> Iterator[str]:
         log.close()
 
 
+FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+"""Chromium's built-in test camera (a moving pattern with a clock), so st.camera_input can be used."""
+
+
 def launch(playwright):
-    """Headless Debian Chromium; a clear failure, never a skip, when it is missing."""
+    """Headless Debian Chromium with a fake camera; a clear failure, never a skip, when it is missing."""
     if not Path(CHROMIUM).exists():
         raise FileNotFoundError(
             f"{CHROMIUM} is missing: the browser tests use Debian's Chromium. Install it with "
             "`apt-get install -y chromium` (`.ci/run` does this)."
         )
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_CAMERA_ARGS)
 
 
 def grid_title(page) -> str:
@@ -106,6 +110,19 @@ def wait_for_grid(page, title_contains: str, timeout: float = 60_000) -> None:
     )
 
 
+def wait_for_meta(page, key: str, prefix: str, timeout: float = 60_000) -> None:
+    """Wait until the drawn grid's ``layout.meta.featviz[key]`` starts with ``prefix``."""
+    page.wait_for_function(
+        """([selector, key, prefix]) => {
+            const gd = document.querySelector(selector);  // replaced while Streamlit reruns: may be null
+            const meta = gd && gd.layout && gd.layout.meta && gd.layout.meta.featviz;
+            return !!meta && String(meta[key]).startsWith(prefix);
+        }""",
+        arg=[GRID, key, prefix],
+        timeout=timeout,
+    )
+
+
 def choose(page, label: str, option_text: str) -> float:
     """Pick an option in a Streamlit selectbox by typing into its search, as a person would.
 
@@ -121,28 +138,37 @@ def choose(page, label: str, option_text: str) -> float:
     return clicked
 
 
-def hover_tile(page, channel_position: int = 0) -> str:
-    """Move the mouse to the centre of a tile and return the hover label's text."""
-    point = page.evaluate(
-        """([selector, index]) => {
-            const gd = document.querySelector(selector);
-            const meta = gd.layout.meta.featviz;
-            const hover = gd._fullData[1];  // decoded typed arrays (gd.data keeps base64)
-            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-            // first finite hover cell of the tile: its x/y centres are listed per tile, strip and gaps included
-            const cols = meta.columns;
-            const row = Math.floor(index / cols), col = index % cols;
-            const xs = Array.from(hover.x), ys = Array.from(hover.y);
-            const perTileX = (xs.length + 1) / cols, perTileY = (ys.length + 1) / Math.ceil(meta.channels_shown / cols);
-            const x = xs[col * perTileX + Math.floor((perTileX - 1) / 2)];
-            const y = ys[row * perTileY + 1 + Math.floor((perTileY - 2) / 2)];
-            const box = gd.getBoundingClientRect();
-            return [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(y)];
-        }""",
-        [GRID, channel_position],
-    )
-    page.mouse.move(point[0] - 3, point[1] - 3)
-    page.mouse.move(point[0], point[1])
+_TILE_CENTRE_JS = """([selector, index]) => {
+    const gd = document.querySelector(selector);
+    const meta = gd.layout.meta.featviz;
+    const hover = gd._fullData[1];  // decoded typed arrays (gd.data keeps base64)
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    // hover cell centres are listed per tile: [strip], cells, [gap]
+    const cols = meta.columns, rows = Math.ceil(meta.channels_shown / cols);
+    const row = Math.floor(index / cols), col = index % cols;
+    const perTileX = (hover.x.length + 1) / cols, perTileY = (hover.y.length + 1) / rows;
+    const x = hover.x[col * perTileX + Math.floor((perTileX - 1) / 2)];
+    const y = hover.y[row * perTileY + 1 + Math.floor((perTileY - 2) / 2)];
+    const box = gd.getBoundingClientRect();
+    return [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(y)];
+}"""
+
+
+def hover_tile(page, channel_position: int = 0, attempts: int = 5) -> str:
+    """Move the mouse to the centre of a tile and return the hover label's text.
+
+    The point is recomputed on each attempt: Streamlit may lay the chart out again just after drawing it.
+    """
     label = page.locator(f"{GRID} .hoverlayer .hovertext")
-    label.first.wait_for(timeout=10_000)
-    return label.first.text_content() or ""
+    for attempt in range(attempts):
+        x, y = page.evaluate(_TILE_CENTRE_JS, [GRID, channel_position])
+        page.mouse.move(x - 4, y - 4)
+        page.mouse.move(x, y, steps=3)
+        try:
+            label.first.wait_for(timeout=3_000)
+            return label.first.text_content() or ""
+        except Exception:  # noqa: BLE001 - no label yet: move again
+            if attempt == attempts - 1:
+                raise
+            page.mouse.move(0, 0)
+    return ""

@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser import dashboard, choose, grid_title, hover_tile, launch, wait_for_grid
+from tests.browser import choose, dashboard, grid_title, hover_tile, launch, wait_for_grid, wait_for_meta
 from tests.conftest import encode, gradient_image
 
 pytestmark = pytest.mark.timeout(300)
@@ -65,10 +65,7 @@ def test_layer_and_normalization_changes_redraw_the_grid(app_url, browser):
         timings[f"layer -> {expected}"] = time.perf_counter() - start
 
     start = choose(page, "Normalization", "Symmetric around zero")
-    page.wait_for_function(
-        "() => document.querySelector('.js-plotly-plot').layout.meta.featviz.normalization === 'symmetric'",
-        timeout=60_000,
-    )
+    wait_for_meta(page, "normalization", "symmetric")
     wait_for_grid(page, "all 512 channels")
     timings["normalization -> symmetric (512 channels)"] = time.perf_counter() - start
     colorbar = page.evaluate("() => document.querySelector('.js-plotly-plot').data[3].marker")
@@ -76,3 +73,20 @@ def test_layer_and_normalization_changes_redraw_the_grid(app_url, browser):
     for name, seconds in timings.items():
         print(f"browser timing: {name}: {seconds:.2f} s")
     page.close()
+
+
+def test_take_a_picture_with_the_camera_and_see_its_maps(app_url, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
+    page = context.new_page()
+    page.goto(app_url)
+    wait_for_grid(page, "all 64 channels")
+    page.locator('[data-testid="stSidebar"]').get_by_text("Camera", exact=True).click()
+    page.wait_for_function(  # the fake camera's stream is live
+        "() => { const v = document.querySelector('[data-testid=\"stCameraInput\"] video');"
+        " return !!v && v.readyState >= 2 && v.videoWidth > 0; }",
+        timeout=60_000,
+    )
+    page.locator('[data-testid="stCameraInput"] button').filter(has_text="Take Photo").click()
+    page.get_by_text("Input · camera snapshot").wait_for(timeout=60_000)
+    wait_for_grid(page, "conv1 · Conv2d · all 64 channels of 112×112")
+    context.close()
