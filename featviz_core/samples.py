@@ -23,6 +23,8 @@ _PHOTOS: dict[str, tuple[str, str]] = {
     "Brick wall (grayscale)": ("brick.jpg", "texture photograph, CC0"),
 }
 
+_DIGITS = {f"Handwritten {d}": (f"digits/digit_{d}.png", "held-out handwritten digit, scikit-learn digits (CC BY 4.0)") for d in range(10)}
+
 _PATTERN_SIZE = 224
 
 
@@ -62,18 +64,20 @@ _PATTERNS: dict[str, tuple[Callable[[], Image.Image], str]] = {
     "Circles": (_circles, "test pattern"),
 }
 
-DEFAULT_SAMPLE = "Cat (Chelsea)"
+DEFAULT_SAMPLE = "Handwritten 7"
+"""The first image of a fresh start: a digit, since the bundled digits CNN is the default model."""
 
 
 def list_samples() -> list[str]:
-    """Names of every bundled image, photographs first."""
-    return [*_PHOTOS, *_PATTERNS]
+    """Names of every bundled image: digits, photographs, then test patterns."""
+    return [*_DIGITS, *_PHOTOS, *_PATTERNS]
 
 
 def sample_description(name: str) -> str:
     """One line on what the sample is and its licence."""
-    if name in _PHOTOS:
-        return _PHOTOS[name][1]
+    for files in (_DIGITS, _PHOTOS):
+        if name in files:
+            return files[name][1]
     if name in _PATTERNS:
         return _PATTERNS[name][1]
     raise KeyError(f"No sample named {name!r}. Choose one of: {', '.join(list_samples())}.")
@@ -81,8 +85,9 @@ def sample_description(name: str) -> str:
 
 def sample_bytes(name: str) -> bytes:
     """The sample as encoded file bytes: what the UI hashes and caches, like an upload."""
-    if name in _PHOTOS:
-        return resources.files(__package__).joinpath("samples", _PHOTOS[name][0]).read_bytes()
+    for files in (_DIGITS, _PHOTOS):
+        if name in files:
+            return resources.files(__package__).joinpath("samples", files[name][0]).read_bytes()
     if name in _PATTERNS:
         import io
 

@@ -1,0 +1,31 @@
+"""What the model predicts: class names with probabilities, most likely first."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+
+from .capture import Capture, InputLike, capture
+from .models import LoadedModel
+
+
+def predict(model: LoadedModel, image: Union[InputLike, Capture], top: Optional[int] = None) -> list[tuple[str, float]]:
+    """``(label, probability)`` pairs, most likely first (all classes, or the ``top`` few).
+
+    ``image`` may be a :class:`Capture` of this model, so the dashboard reuses the forward pass it already
+    ran. Labels come from the weights' categories (torchvision) or the digit classes; a model without
+    category names gets "class N".
+    """
+    logits = image.output if isinstance(image, Capture) else capture(model, image).output
+    if logits is None or logits.dim() != 1:
+        return []
+    probabilities = torch.softmax(logits.float(), dim=0)
+    order = torch.argsort(probabilities, descending=True)
+    if top is not None:
+        order = order[:top]
+    names = model.categories
+    return [
+        (names[i] if i < len(names) else f"class {i}", float(probabilities[i]))
+        for i in order.tolist()
+    ]
