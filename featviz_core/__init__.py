@@ -1,10 +1,11 @@
 """featviz_core: see what a convolutional network sees, without any UI.
 
 >>> import featviz_core as fv
->>> model = fv.load_model("resnet18", weights=None)
->>> image = fv.load_sample("Cat (Chelsea)")          # or fv.load_image("photo.jpg")
+>>> model = fv.load_model("digits_cnn")               # bundled and trained; or e.g. "resnet18", weights=None
+>>> image = fv.load_sample("Handwritten 7")          # or fv.load_image("photo.jpg")
 >>> maps = fv.capture(model, image)                  # one forward pass, every layer
->>> fig = fv.channel_grid(maps["layer1.0.conv1"], normalize="per_channel", colormap="viridis")
+>>> fig = fv.channel_grid(maps["conv1"], normalize="per_channel", colormap="viridis")
+>>> fv.predict(model, maps)[0]                       # ('7', 0.99...)
 """
 
 from .capture import Capture, FeatureMap, capture
@@ -13,10 +14,15 @@ from .errors import FeatvizError, ImageError, LayerError, ModelError, WeightsUna
 from .grid import channel_grid, mosaic_layout
 from .images import SUPPORTED_FORMATS, UPLOAD_EXTENSIONS, image_notes, load_image
 from .layers import LayerEntry, default_layer, layer_tree
-from .models import LoadedModel, best_device, list_zoo_models, load_model
+from . import digits
+from .figures import prediction_chart
+from .models import UNTRAINED_SEED, LoadedModel, available_models, best_device, list_zoo_models, load_model
+from .predict import predict
 from .normalize import NORMALIZATIONS, Normalized, normalize
 from .samples import DEFAULT_SAMPLE, list_samples, load_sample, sample_bytes, sample_description
 from .shapes import ChannelView, channel_view
+from .torchscript import load_torchscript, torchscript_allowed
+from .uploads import StateDictReport, check_state_dict, load_with_state_dict, read_state_dict
 from .weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "DIVERGING",
     "NORMALIZATIONS",
     "SUPPORTED_FORMATS",
+    "UNTRAINED_SEED",
     "UPLOAD_EXTENSIONS",
     "Capture",
     "ChannelView",
@@ -36,14 +43,18 @@ __all__ = [
     "LoadedModel",
     "ModelError",
     "Normalized",
+    "StateDictReport",
     "WeightsFile",
     "WeightsState",
     "WeightsUnavailableError",
+    "available_models",
     "best_device",
     "capture",
     "channel_grid",
     "channel_view",
+    "check_state_dict",
     "default_layer",
+    "digits",
     "download_weights",
     "image_notes",
     "layer_tree",
@@ -52,10 +63,16 @@ __all__ = [
     "load_image",
     "load_model",
     "load_sample",
+    "load_torchscript",
+    "load_with_state_dict",
     "mosaic_layout",
     "normalize",
+    "predict",
+    "prediction_chart",
+    "read_state_dict",
     "sample_bytes",
     "sample_description",
+    "torchscript_allowed",
     "weights_file",
     "weights_state",
 ]

@@ -9,6 +9,9 @@ Three things make this harder than registering a hook per module:
 * **Shared models.** One loaded model serves every browser session, and a module's hooks fire for every
   thread's forward pass. Each capture's hooks record only calls made on the thread that owns them.
 * **Clean-up.** Hooks are removed in a ``finally`` block, whether the forward pass succeeds or raises.
+* **TorchScript** runs children inside its interpreter, where hooks cannot reach: those models record
+  through an operator added to their graphs instead (:mod:`featviz_core.torchscript`), with the same
+  per-thread isolation.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from . import torchscript
 from .errors import LayerError, ModelError, short_message
 from .models import LoadedModel, module_device
 
@@ -100,7 +104,7 @@ def capture(model: ModelLike, image: InputLike) -> Capture:
     module, batch, label = _prepare(model, image)
     recorder = _Recorder(module)
     try:
-        with recorder.hooks(), torch.inference_mode():
+        with recorder.listening(), torch.inference_mode():
             output = module(batch)
     except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
         raise ModelError(
@@ -140,7 +144,19 @@ class _Recorder:
         self._root = root
         self._owner = threading.get_ident()
         self._order = {name: index for index, (name, _) in enumerate(root.named_modules()) if name}
-        self._records: list[tuple[str, str, Any]] = []
+        self._types = (
+            torchscript.module_types(root)
+            if torchscript.is_scripted(root)
+            else {name: type(module).__name__ for name, module in root.named_modules()}
+        )
+        self._records: list[tuple[str, Any]] = []
+
+    def listening(self):
+        """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one."""
+        if torchscript.is_scripted(self._root):
+            torchscript.instrument(self._root)
+            return torchscript.recording(self._records)
+        return self.hooks()
 
     @contextmanager
     def hooks(self) -> Iterator[None]:
@@ -164,7 +180,7 @@ class _Recorder:
             if tensor is None:
                 return
             # clone: a later in-place op (ReLU(inplace=True), +=) would overwrite a stored reference
-            self._records.append((name, type(module).__name__, (tensor.detach().clone(), note)))
+            self._records.append((name, (tensor.detach().clone(), note)))
 
         return record
 
@@ -172,8 +188,10 @@ class _Recorder:
         """Records in module order (then call order), moved to the CPU in one go."""
         calls: dict[str, int] = {}
         numbered = []
-        for name, module_type, (tensor, note) in self._records:
+        for name, record in self._records:
+            tensor, note = record if isinstance(record, tuple) else (record, "")
             calls[name] = calls.get(name, 0) + 1
+            module_type = self._types.get(name, "?")
             numbered.append((self._order.get(name, len(self._order)), calls[name], name, module_type, tensor, note))
         numbered.sort(key=lambda item: (item[0], item[1]))
         maps: dict[str, FeatureMap] = {}

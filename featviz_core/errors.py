@@ -44,7 +44,17 @@ class LayerError(FeatvizError, KeyError):
 
 
 def short_message(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's text, cut to ``limit`` characters, for showing inside a sentence."""
+    """The telling line of an exception's text, cut to ``limit`` characters, for showing inside a sentence.
+
+    That is the first line, except for TorchScript, whose first line only says the interpreter failed and
+    whose last line carries the model's own error.
+    """
     text = str(exc).strip()
-    text = text.splitlines()[0] if text else type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        text = type(exc).__name__
+    elif "TorchScript interpreter" in lines[0] and len(lines) > 1:
+        text = lines[-1]
+    else:
+        text = lines[0]
     return text if len(text) <= limit else text[: limit - 1] + "…"

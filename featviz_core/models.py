@@ -17,9 +17,11 @@ from PIL import Image
 from torch import nn
 from torchvision.models import get_model, list_models
 
+from . import digits
 from .errors import ModelError, WeightsUnavailableError, short_message
 from .weights import ProgressCallback, download_weights, resolve_weights, weights_file
 
+BUNDLED_WEIGHTS = "featviz digits (bundled)"
 UNTRAINED_SEED = 0
 """Seed for untrained (random) weights, so an untrained model looks the same in every session."""
 
@@ -69,6 +71,11 @@ class LoadedModel:
         return f"{self.name} · UNTRAINED (random weights, seed {UNTRAINED_SEED})"
 
 
+def available_models() -> list[str]:
+    """Every model name :func:`load_model` takes: the bundled digits CNN first, then torchvision's zoo."""
+    return [digits.NAME, *list_zoo_models()]
+
+
 def list_zoo_models() -> list[str]:
     """torchvision's image classification architectures (detection, video etc. live in submodules)."""
     return sorted(list_models(module=torchvision.models))
@@ -101,14 +108,21 @@ def load_model(
     download: bool = True,
     progress: ProgressCallback | None = None,
 ) -> LoadedModel:
-    """Build torchvision model ``name`` with ``weights`` ("default", a weights name, or None for untrained).
+    """Build model ``name`` with ``weights`` ("default", a weights name, or None for untrained).
+
+    ``name`` is ``"digits_cnn"`` (bundled, trained by featviz, works offline) or a torchvision
+    classification model.
 
     Pretrained weights come through torchvision's weights API and cache. When they are not cached they are
     downloaded (``progress`` hears how far) unless ``download`` is False; when that is impossible a
     :class:`~featviz_core.errors.WeightsUnavailableError` names the file and folder to put it in.
     """
+    if name == digits.NAME:
+        return _load_digits(weights is not None, device)
     if name not in set(list_zoo_models()):
-        raise ModelError(f"Unknown model {name!r}. featviz knows torchvision's classification models.")
+        raise ModelError(
+            f"Unknown model {name!r}. featviz knows {digits.NAME} and torchvision's classification models."
+        )
     member = resolve_weights(name, "default" if weights is None else weights)
     if weights is not None:
         file = weights_file(name, member.name)
@@ -131,6 +145,24 @@ def load_model(
         mean=tuple(getattr(transform, "mean", LoadedModel.mean)),
         std=tuple(getattr(transform, "std", LoadedModel.std)),
         num_params=sum(p.numel() for p in module.parameters()),
+    )
+
+
+def _load_digits(trained: bool, device: torch.device | str | None) -> LoadedModel:
+    """The bundled digits CNN: its weights ship inside the package, so this never needs a network."""
+    module, preprocess = digits.build(trained)
+    module.eval().requires_grad_(False)
+    module.to(torch.device(device) if device is not None else best_device())
+    return LoadedModel(
+        name=digits.NAME,
+        module=module,
+        preprocess=preprocess,
+        weights=BUNDLED_WEIGHTS if trained else None,
+        categories=digits.CLASSES,
+        mean=(preprocess.mean,),
+        std=(preprocess.std,),
+        num_params=sum(p.numel() for p in module.parameters()),
+        source="bundled",
     )
 
 

@@ -121,7 +121,7 @@ def test_file_over_the_byte_limit_is_refused():
 def test_every_sample_loads_as_rgb():
     for name in fv.list_samples():
         image = fv.load_sample(name)
-        assert image.mode == "RGB" and min(image.size) >= 200, name
+        assert image.mode == "RGB" and min(image.size) >= 100, name
         assert fv.sample_description(name)
 
 

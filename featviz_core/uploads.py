@@ -1,0 +1,198 @@
+"""Weights and models that people bring: checked before use, and never unpickled beyond ``weights_only``.
+
+A ``.pth`` from the internet can be a pickle that runs code when loaded, so state dicts are read with
+``torch.load(weights_only=True)``, which only rebuilds tensors and plain containers. A full pickled model
+is refused with the two ways to export one that featviz can read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import torch
+from torch import nn
+
+from . import digits
+from .errors import ModelError, short_message
+from .models import BUNDLED_WEIGHTS, LoadedModel, best_device, load_model
+from .weights import weights_file
+
+MAX_UPLOAD_BYTES = 600 * 1024 * 1024
+"""Largest weights or model file accepted (vgg19_bn's checkpoint is 548 MB)."""
+
+EXPORT_HINT = (
+    "Export it in one of these forms instead: the weights alone with "
+    "`torch.save(model.state_dict(), 'weights.pth')`, or the whole model as TorchScript with "
+    "`torch.jit.save(torch.jit.script(model), 'model.pt')`."
+)
+
+
+@dataclass(frozen=True)
+class StateDictReport:
+    """How an uploaded state dict fits an architecture."""
+
+    missing: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+    mismatched: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = ()  # key, expected, got
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def summary(self, limit: int = 8) -> str:
+        """A readable list of what does not fit, a few of each kind."""
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing: " + _listing(self.missing, limit))
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} unexpected: " + _listing(self.unexpected, limit))
+        if self.mismatched:
+            shown = [f"{k} expects {_shape(e)}, file has {_shape(g)}" for k, e, g in self.mismatched]
+            parts.append(f"{len(self.mismatched)} with the wrong shape: " + _listing(shown, limit))
+        return "; ".join(parts) if parts else "all tensors match"
+
+
+def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.Tensor]:
+    """Read a state dict from uploaded bytes; common checkpoint wrappers ({'state_dict': ...}) are opened."""
+    if not data:
+        raise ModelError(f"{filename} is empty.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ModelError(f"{filename} is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB.")
+    if is_torchscript(data):
+        raise ModelError(f"{filename} is a TorchScript model, not a state dict: choose *Your own model* to use it.")
+    try:
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower():  # the unpickler names the class a pickled object needs
+            raise ModelError(f"{filename} is not a readable PyTorch checkpoint ({short_message(exc, 160)}).") from None
+        raise ModelError(
+            f"{filename} holds more than weights (it looks like a whole pickled model: {short_message(exc, 120)}). "
+            "featviz does not unpickle uploads, because unpickling can run any code. " + EXPORT_HINT
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{filename} is not a readable PyTorch checkpoint ({short_message(exc, 160)}).") from None
+    state = _unwrap(loaded)
+    if state is None:
+        raise ModelError(f"{filename} does not contain a state dict (a mapping of names to tensors). " + EXPORT_HINT)
+    return state
+
+
+def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor]) -> StateDictReport:
+    """Compare names and shapes with ``module`` before anything is loaded."""
+    expected = module.state_dict()
+    missing = tuple(k for k in expected if k not in state)
+    unexpected = tuple(k for k in state if k not in expected)
+    mismatched = tuple(
+        (k, tuple(expected[k].shape), tuple(state[k].shape))
+        for k in expected
+        if k in state and tuple(expected[k].shape) != tuple(state[k].shape)
+    )
+    return StateDictReport(missing, unexpected, mismatched)
+
+
+def load_with_state_dict(name: str, data: bytes, filename: str, device: Optional[torch.device] = None) -> LoadedModel:
+    """Model ``name`` with uploaded weights, after checking they fit; a fine-tuned classifier head is allowed."""
+    state = read_state_dict(data, filename)
+    template = load_model(name, weights=None, device="cpu")
+    state = _strip_prefix(state, template.module)
+    report = check_state_dict(template.module, state)
+    num_classes = _head_classes(template.module, report)
+    if num_classes is not None:
+        template = _rebuild(name, num_classes, template)
+        report = check_state_dict(template.module, state)
+    if not report.ok:
+        raise ModelError(f"{filename} does not fit {name}: {report.summary()}.")
+    module = template.module
+    module.load_state_dict(state)
+    module.eval().requires_grad_(False).to(device or best_device())
+    digest = hashlib.sha256(data).hexdigest()
+    label = f"uploaded {filename} (sha256 {digest[:8]})"
+    if name != digits.NAME:
+        official = weights_file(name)
+        if digest.startswith(official.filename.rsplit("-", 1)[-1].split(".")[0]):
+            label = f"{official.weights} (uploaded {filename}, checksum matches)"
+    elif num_classes is None and _same_as_bundled(state):
+        label = f"{BUNDLED_WEIGHTS}, uploaded as {filename}"
+    categories = template.categories if num_classes is None else tuple(f"class {i}" for i in range(num_classes))
+    return LoadedModel(
+        name=name, module=module, preprocess=template.preprocess, weights=label, categories=categories,
+        mean=template.mean, std=template.std, num_params=sum(p.numel() for p in module.parameters()),
+        source="upload", extra={"sha256": digest, "report": report},
+    )
+
+
+def is_torchscript(data: bytes) -> bool:
+    """TorchScript archives are zips with a ``code/`` folder; state dicts saved by torch.save have none."""
+    if not data.startswith(b"PK"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any("/code/" in name or name.startswith("code/") for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _unwrap(loaded: object) -> Optional[dict[str, torch.Tensor]]:
+    if isinstance(loaded, Mapping):
+        if loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+            return dict(loaded)
+        for key in ("state_dict", "model_state_dict", "model", "weights"):
+            inner = loaded.get(key)
+            if isinstance(inner, Mapping):
+                return _unwrap(inner)
+    return None
+
+
+def _strip_prefix(state: dict[str, torch.Tensor], module: nn.Module) -> dict[str, torch.Tensor]:
+    """Drop the 'module.' that DataParallel and DDP add to every key, when the model has no such prefix."""
+    expected = module.state_dict()
+    for prefix in ("module.", "model."):
+        if state and all(k.startswith(prefix) for k in state) and not any(k in expected for k in state):
+            return {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _head_classes(module: nn.Module, report: StateDictReport) -> Optional[int]:
+    """The class count of a fine-tuned head, when the only misfit is the last layer's weight and bias."""
+    if report.ok or report.missing or report.unexpected:
+        return None
+    last = [name for name, m in module.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    keys = {f"{last}.weight", f"{last}.bias"}
+    if {k for k, _, _ in report.mismatched} <= keys:
+        for key, _, got in report.mismatched:
+            if key.endswith("weight"):
+                return int(got[0])
+    return None
+
+
+def _rebuild(name: str, num_classes: int, template: LoadedModel) -> LoadedModel:
+    from torchvision.models import get_model
+
+    if name == digits.NAME:
+        raise ModelError(f"The digits CNN has 10 classes; this file's last layer has {num_classes}.")
+    module = get_model(name, weights=None, num_classes=num_classes)
+    return LoadedModel(
+        name=name, module=module, preprocess=template.preprocess, weights=None, categories=(),
+        mean=template.mean, std=template.std,
+    )
+
+
+def _same_as_bundled(state: Mapping[str, torch.Tensor]) -> bool:
+    bundled, _ = digits.build(trained=True)
+    return all(torch.equal(bundled.state_dict()[k], v) for k, v in state.items())
+
+
+def _listing(items, limit: int) -> str:
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape)) or "scalar"

@@ -1,0 +1,143 @@
+"""Weights and models people bring: checked, never unpickled beyond weights_only, captured like any other."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+import torch
+import torchvision
+
+import featviz_core as fv
+from featviz_core.torchscript import ALLOW_ENV
+from tests.test_capture import _hook_count
+
+
+def saved(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def scripted(module: torch.nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(module), buffer)
+    return buffer.getvalue()
+
+
+def test_state_dict_for_the_architecture_is_loaded_and_labelled():
+    torch.manual_seed(3)
+    source = torchvision.models.squeezenet1_1(weights=None)
+    model = fv.load_with_state_dict("squeezenet1_1", saved(source.state_dict()), "mine.pth")
+    assert all(torch.equal(a, b) for a, b in zip(model.module.state_dict().values(), source.state_dict().values()))
+    assert model.trained and model.weights.startswith("uploaded mine.pth (sha256 ")
+    assert model.source == "upload" and len(model.categories) == 1000
+
+
+def test_checkpoint_wrappers_and_data_parallel_prefixes_are_understood():
+    state = fv.load_model("digits_cnn").module.state_dict()
+    wrapped = {"epoch": 3, "state_dict": {f"module.{k}": v for k, v in state.items()}}
+    model = fv.load_with_state_dict("digits_cnn", saved(wrapped), "ckpt.pth")
+    assert torch.equal(model.module.conv1.weight, state["conv1.weight"])
+    assert "featviz digits (bundled), uploaded as ckpt.pth" == model.weights
+
+
+def test_a_fine_tuned_classifier_head_is_accepted_with_its_class_count():
+    fine_tuned = torchvision.models.resnet18(weights=None, num_classes=5)
+    model = fv.load_with_state_dict("resnet18", saved(fine_tuned.state_dict()), "five.pth")
+    assert model.module.fc.out_features == 5 and model.categories == tuple(f"class {i}" for i in range(5))
+    assert len(fv.predict(model, fv.load_sample("Checkerboard"))) == 5
+
+
+def test_wrong_architecture_lists_missing_unexpected_and_mismatched():
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    state["conv1.weight"] = torch.zeros(8, 3, 7, 7)
+    del state["fc.bias"]
+    state["extra.weight"] = torch.zeros(1)
+    report = fv.check_state_dict(torchvision.models.resnet18(weights=None), state)
+    assert report.missing == ("fc.bias",) and report.unexpected == ("extra.weight",)
+    assert report.mismatched == (("conv1.weight", (64, 3, 7, 7), (8, 3, 7, 7)),)
+    text = report.summary()
+    assert "1 missing: fc.bias" in text and "conv1.weight expects 64×3×7×7, file has 8×3×7×7" in text
+    with pytest.raises(fv.ModelError, match="does not fit resnet18"):
+        fv.load_with_state_dict("resnet18", saved(state), "bad.pth")
+
+
+def test_a_pickled_full_model_is_refused_without_running_it():
+    class Boom(torch.nn.Module):
+        def __reduce__(self):  # what a malicious pickle would do on load
+            return (exec, ("raise SystemExit('unpickled!')",))
+
+    for payload in (saved(fv.load_model("digits_cnn").module), saved(Boom())):
+        with pytest.raises(fv.ModelError, match="does not unpickle"):
+            fv.read_state_dict(payload, "whole.pth")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"", "empty"), (b"garbage" * 10, "not a readable PyTorch checkpoint"), (None, "TorchScript model, not a state dict")],
+)
+def test_unusable_weights_files_get_a_clear_message(data, message):
+    if data is None:
+        data = scripted(fv.load_model("digits_cnn").module.cpu())
+    with pytest.raises(fv.ModelError, match=message):
+        fv.read_state_dict(data, "file.pth")
+
+
+def test_torchscript_capture_equals_the_python_models_capture():
+    python_model = torchvision.models.resnet18(weights=None).eval()
+    model = fv.load_torchscript(scripted(python_model), "r18.pt")
+    image = fv.load_sample("Coffee cup")
+    from_script = fv.capture(model, image)
+    from_python = fv.capture(python_model, model.preprocess(image))
+    assert list(from_script) == list(from_python)
+    for key in from_python:
+        assert torch.allclose(from_script[key].tensor, from_python[key].tensor, atol=1e-5), key
+        assert from_script[key].module_type == from_python[key].module_type
+    assert model.extra == {"input_size": 224, "channels": 3}
+
+
+def test_torchscript_infers_grayscale_input_and_reports_a_wrong_size_with_the_models_own_error():
+    model = fv.load_torchscript(scripted(fv.load_model("digits_cnn").module.cpu()), "digits.pt")
+    assert model.extra == {"input_size": 28, "channels": 1}
+    assert fv.predict(model, fv.load_sample("Handwritten 5"))[0][0] == "class 5"
+    too_big = fv.load_torchscript(scripted(fv.load_model("digits_cnn").module.cpu()), "digits.pt", input_size=64)
+    with pytest.raises(fv.ModelError, match="could not run on this input.*mat1 and mat2"):
+        fv.capture(too_big, fv.load_sample("Handwritten 5"))
+
+
+def test_concurrent_torchscript_captures_do_not_mix(tiny_model):
+    model = fv.load_torchscript(scripted(tiny_model), "tiny.pt")
+    images = [torch.randn(3, 20, 20, generator=torch.Generator().manual_seed(i)) for i in range(6)]
+    expected = [fv.capture(model, image) for image in images]
+    results, errors = {}, []
+
+    def run(index: int) -> None:
+        try:
+            for _ in range(5):
+                results[index] = fv.capture(model, images[index])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(images))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for index, captured in results.items():
+        for key in captured:
+            assert torch.equal(captured[key].tensor, expected[index][key].tensor), (index, key)
+
+
+def test_torchscript_upload_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv(ALLOW_ENV, "0")
+    assert not fv.torchscript_allowed()
+    with pytest.raises(fv.ModelError, match=ALLOW_ENV):
+        fv.load_torchscript(b"PK", "x.pt")
+
+
+def test_python_models_still_get_no_leftover_hooks_after_torchscript_support(tiny_model):
+    fv.capture(tiny_model, torch.randn(3, 8, 8))
+    assert _hook_count(tiny_model) == 0
