@@ -1,22 +1,22 @@
-"""Streamlit glue shared by the pages: caches around featviz_core and the image and model pickers.
+"""Streamlit glue shared by the pages: caches around featviz_core and the last good state.
 
-Everything heavy is cached: a model once per process for every session (``cache_resource``; featviz_core
-never mutates it), a capture per (image bytes, model, weights) (``cache_data``), so changing the layer,
-the normalization or the colour map never runs the model again. Cache keys are short strings (a digest of
-the image bytes), so a rerun never re-hashes a large array.
+Everything heavy is cached: a bundled or zoo model once per process for every session
+(``cache_resource``; featviz_core never mutates it), a capture per (image bytes, model) (``cache_data``),
+so changing the layer, the normalization or the colour map never runs the model again. Cache keys are
+short strings (digests), so a rerun never re-hashes a large array. Models people upload live in their
+own session only.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import streamlit as st
 
 import featviz_core as fv
 
-DEFAULT_MODEL = "resnet18"
 CAPTURE_CACHE_ENTRIES = 12
 
 
@@ -30,16 +30,28 @@ class ImageChoice:
     image: object  # PIL.Image.Image
 
 
+@dataclass
+class Context:
+    """What the shared sidebar chose this run: every page starts from it."""
+
+    image: ImageChoice
+    model: Optional[fv.LoadedModel]
+    model_key: str = ""
+    captured: Optional[fv.Capture] = None
+    problems: list[str] = field(default_factory=list)  # errors to show in the main area
+    notices: list[str] = field(default_factory=list)  # warnings to show in the main area
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def cached_model(name: str, trained: bool) -> fv.LoadedModel:
-    """One shared model per (architecture, weights). Never downloads: the page does that with progress."""
+    """One shared model per (architecture, weights). Never downloads: the sidebar does that with progress."""
     return fv.load_model(name, weights="default" if trained else None, download=False)
 
 
 @st.cache_data(max_entries=CAPTURE_CACHE_ENTRIES, show_spinner=False)
-def cached_capture(image_digest: str, model_name: str, trained: bool, _image: object) -> fv.Capture:
-    """Every layer for one image and model; keyed by the image digest, not the pixels."""
-    return fv.capture(cached_model(model_name, trained), _image)
+def cached_capture(image_digest: str, model_key: str, _model: fv.LoadedModel, _image: object) -> fv.Capture:
+    """Every layer for one image and model; keyed by digests, not by pixels or weights."""
+    return fv.capture(_model, _image)
 
 
 @st.cache_data(ttl=120, show_spinner=False)
@@ -61,10 +73,13 @@ def recheck_weights() -> None:
     _probe_download.clear()
 
 
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def decode(data: bytes, name: str) -> ImageChoice:
     """Decode bytes into an ImageChoice; raises fv.ImageError with a message for the user."""
-    image = fv.load_image(data)
-    return ImageChoice(data, name, hashlib.sha256(data).hexdigest()[:32], image)
+    return ImageChoice(data, name, digest(data), fv.load_image(data))
 
 
 def remember(key: str, value: object) -> None:
@@ -74,3 +89,32 @@ def remember(key: str, value: object) -> None:
 
 def last_good(key: str) -> Optional[object]:
     return st.session_state.get(f"last_good_{key}")
+
+
+def show_messages(ctx: Context) -> None:
+    """Errors and warnings about the image or model, under the page title."""
+    for problem in ctx.problems:
+        st.error(problem)
+    for notice in ctx.notices:
+        st.warning(notice)
+
+
+def persistent_choice(key: str, options: list, default: object) -> None:
+    """Start widget ``key`` on its current value, else the value last chosen on any page, else ``default``.
+
+    The value is always written through the Session State API: a widget with the same key on another page
+    is a new widget, and would otherwise start on its first option.
+    """
+    current = st.session_state.get(key)
+    remembered = st.session_state.get(f"chosen_{key}")
+    st.session_state[key] = current if current in options else remembered if remembered in options else default
+
+
+def keep_choice(key: str) -> None:
+    st.session_state[f"chosen_{key}"] = st.session_state.get(key)
+
+
+def set_choice(key: str, value: object) -> None:
+    """Change a widget's value from a button callback, on this page and the next."""
+    st.session_state[key] = value
+    st.session_state[f"chosen_{key}"] = value

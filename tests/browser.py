@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-GRID = ".js-plotly-plot"
+GRID = ".st-key-grid .js-plotly-plot"  # the feature-map grid, not the prediction chart
 
 
 def free_port() -> int:
@@ -152,6 +152,23 @@ _TILE_CENTRE_JS = """([selector, index]) => {
     const box = gd.getBoundingClientRect();
     return [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(y)];
 }"""
+
+
+def sidebar_click(page, text: str) -> None:
+    """Click a sidebar control (radio option, button) by its visible text."""
+    page.locator('[data-testid="stSidebar"]').get_by_text(text, exact=True).first.click()
+
+
+def upload_file(page, widget_key: str, path) -> None:
+    """Give a file to the st.file_uploader whose key is ``widget_key``."""
+    page.locator(f'.st-key-{widget_key} input[type="file"]').set_input_files(str(path))
+
+
+def use_untrained_zoo_model(page, name: str) -> None:
+    """Switch to a torchvision model with untrained weights (offline, its weights are not cached)."""
+    choose(page, "Model", name)
+    sidebar_click(page, "Untrained (random)")
+    wait_for_grid(page, "UNTRAINED")
 
 
 def hover_tile(page, channel_position: int = 0, attempts: int = 5) -> str:

@@ -6,16 +6,23 @@ they are measured, not asserted: targets live in bench/.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import pytest
+import torch
+import torchvision
 from playwright.sync_api import sync_playwright
 
-from tests.browser import choose, dashboard, grid_title, hover_tile, launch, wait_for_grid, wait_for_meta
+from tests.browser import (
+    GRID, choose, dashboard, grid_title, hover_tile, launch, sidebar_click, upload_file, use_untrained_zoo_model,
+    wait_for_grid, wait_for_meta,
+)
 from tests.conftest import encode, gradient_image
 
 pytestmark = pytest.mark.timeout(300)
+VIEWPORT = {"width": 1400, "height": 1100}
 
 
 @pytest.fixture(scope="module")
@@ -32,61 +39,89 @@ def browser():
         chromium.close()
 
 
-def test_upload_an_image_and_see_every_channel_with_hover(app_url, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport=VIEWPORT, permissions=["camera"])
+    page = context.new_page()
     page.goto(app_url)
-    wait_for_grid(page, "all 64 channels of 112×112")  # opens on a ready example
-    assert "UNTRAINED" in grid_title(page)
+    wait_for_grid(page, "conv1 · Conv2d · all 32 channels of 26×26")  # opens on the trained digits CNN
+    yield page
+    context.close()
 
+
+def test_opens_on_the_trained_digits_model_with_its_prediction(page):
+    assert "featviz digits (bundled)" in grid_title(page) and "UNTRAINED" not in grid_title(page)
+    assert page.locator('[data-testid="stMetricValue"]').first.text_content() == "7"
+
+
+def test_upload_an_image_and_see_every_channel_with_hover(page, tmp_path):
     picture = tmp_path / "my-gradient.png"
     picture.write_bytes(encode(gradient_image(320, 240), "PNG"))
-    page.locator('[data-testid="stSidebar"]').get_by_text("Upload", exact=True).click()
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(picture))
+    sidebar_click(page, "Upload")
+    upload_file(page, "upload", picture)
     page.get_by_text("Input · my-gradient.png · 320×240").wait_for(timeout=60_000)
-    wait_for_grid(page, "conv1 · Conv2d · all 64 channels of 112×112")
+    wait_for_grid(page, "conv1 · Conv2d · all 32 channels of 26×26")
 
-    labels = page.locator(".js-plotly-plot .textpoint")
-    assert labels.count() == 64
-    assert labels.first.text_content() == "0" and labels.last.text_content() == "63"
-
+    labels = page.locator(f"{GRID} .textpoint")
+    assert labels.count() == 32
+    assert labels.first.text_content() == "0" and labels.last.text_content() == "31"
     text = hover_tile(page, channel_position=5)
     assert re.search(r"channel 5\s*y \d+, x \d+\s*value( \(mean of \d+×\d+\))? -?\d", text), text
-    page.close()
 
 
-def test_layer_and_normalization_changes_redraw_the_grid(app_url, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(app_url)
-    wait_for_grid(page, "all 64 channels")
+def test_layer_and_normalization_changes_redraw_the_grid(page):
+    use_untrained_zoo_model(page, "resnet18")
+    wait_for_grid(page, "conv1 · Conv2d · all 64 channels of 112×112")
     timings = {}
     for layer, expected in (("layer1.0.conv1", "all 64 channels of 56×56"), ("layer4.0.conv1", "all 512 channels of 7×7")):
         start = choose(page, "Layer", layer)
         wait_for_grid(page, f"{layer} · Conv2d · {expected}")
         timings[f"layer -> {expected}"] = time.perf_counter() - start
-
     start = choose(page, "Normalization", "Symmetric around zero")
     wait_for_meta(page, "normalization", "symmetric")
     wait_for_grid(page, "all 512 channels")
     timings["normalization -> symmetric (512 channels)"] = time.perf_counter() - start
-    colorbar = page.evaluate("() => document.querySelector('.js-plotly-plot').data[3].marker")
+    colorbar = page.evaluate(f"() => document.querySelector('{GRID}').data[3].marker")
     assert colorbar["cmin"] == -colorbar["cmax"] < 0
     for name, seconds in timings.items():
         print(f"browser timing: {name}: {seconds:.2f} s")
-    page.close()
 
 
-def test_take_a_picture_with_the_camera_and_see_its_maps(app_url, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
-    page = context.new_page()
-    page.goto(app_url)
-    wait_for_grid(page, "all 64 channels")
-    page.locator('[data-testid="stSidebar"]').get_by_text("Camera", exact=True).click()
+def test_take_a_picture_with_the_camera_and_see_its_maps(page):
+    sidebar_click(page, "Camera")
     page.wait_for_function(  # the fake camera's stream is live
-        "() => { const v = document.querySelector('[data-testid=\"stCameraInput\"] video');"
-        " return !!v && v.readyState >= 2 && v.videoWidth > 0; }",
+        """() => { const v = document.querySelector('[data-testid="stCameraInput"] video');
+                   return !!v && v.readyState >= 2 && v.videoWidth > 0; }""",
         timeout=60_000,
     )
     page.locator('[data-testid="stCameraInput"] button').filter(has_text="Take Photo").click()
     page.get_by_text("Input · camera snapshot").wait_for(timeout=60_000)
-    wait_for_grid(page, "conv1 · Conv2d · all 64 channels of 112×112")
-    context.close()
+    wait_for_grid(page, "conv1 · Conv2d · all 32 channels of 26×26")
+
+
+def test_upload_a_state_dict_for_a_zoo_model_and_see_its_maps(page, tmp_path):
+    choose(page, "Model", "squeezenet1_1")  # offline: its pretrained weights are not here
+    page.get_by_text("squeezenet1_1-b8a52dc0.pth").first.wait_for(timeout=60_000)
+    sidebar_click(page, "Upload it")
+    torch.manual_seed(7)
+    weights = tmp_path / "my-squeezenet.pth"
+    buffer = io.BytesIO()
+    torch.save(torchvision.models.squeezenet1_1(weights=None).state_dict(), buffer)
+    weights.write_bytes(buffer.getvalue())
+    upload_file(page, "weights_file", weights)
+    wait_for_grid(page, "uploaded my-squeezenet.pth")
+    assert "features.0 · Conv2d · all 64 channels" in grid_title(page)
+    page.get_by_text("my-squeezenet.pth: every tensor matches squeezenet1_1.").wait_for()
+
+
+def test_trained_vs_untrained_page_in_the_browser(page):
+    choose(page, "Layer", "conv2")
+    wait_for_grid(page, "conv2 · Conv2d")
+    page.get_by_role("link", name="Trained vs untrained").click()
+    page.get_by_text("What the difference means.").wait_for(timeout=60_000)
+    for key in ("compare_trained", "compare_untrained"):
+        page.wait_for_function(
+            """(key) => { const t = document.querySelector(`.st-key-${key} .js-plotly-plot .gtitle`);
+                          return !!t && t.textContent.includes('conv2 · Conv2d · all 64 channels'); }""",
+            arg=key, timeout=60_000,
+        )

@@ -1,0 +1,69 @@
+"""Trained vs untrained: the same layer of the same architecture, with learned and with random weights."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import featviz_core as fv
+from pages.controls import pick_display, pick_layer
+from pages.shared import cached_capture, cached_model, show_messages, weights_status
+from pages.sidebar import build_context
+
+LESSON = (
+    "**What the difference means.** Trained filters respond to structure that matters for the task: edges, "
+    "strokes, corners and blobs that follow the picture, each channel picking out something different. Random "
+    "filters only pass the picture through: in the first layer as blurred or shifted copies, deeper as maps "
+    "that look more and more like noise. If a model's maps still look like the right-hand side after "
+    "training, it has not learned."
+)
+
+
+def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[tuple[fv.LoadedModel, str], tuple[fv.LoadedModel, str]] | str:
+    """The pair to compare, or a sentence saying why there is none."""
+    if model.source == "torchscript":
+        return "A TorchScript model has no untrained twin here: choose a listed architecture to compare."
+    untrained = (cached_model(model.name, False), f"{model.name}|untrained")
+    if model.trained:
+        return (model, key), untrained
+    if model.name != "digits_cnn":
+        file, state = weights_status(model.name)
+        if state is not fv.WeightsState.CACHED:
+            return (
+                f"Trained weights for **{model.name}** are not on this machine ({file.filename} in "
+                f"`{file.folder}`), so there is nothing trained to compare with. Choose *digits_cnn*, which "
+                "ships trained, or upload the weights in the sidebar."
+            )
+    return (cached_model(model.name, True), f"{model.name}|trained"), untrained
+
+
+st.title("Trained vs untrained")
+ctx = build_context()
+show_messages(ctx)
+if ctx.captured is None or ctx.model is None:
+    st.stop()
+pair = trained_and_untrained(ctx.model, ctx.model_key)
+if isinstance(pair, str):
+    st.info(pair)
+    st.stop()
+(trained, trained_key), (untrained, untrained_key) = pair
+with st.spinner("Running both models…"):
+    captures = [cached_capture(ctx.image.digest, key, m, ctx.image.image) for m, key in pair]
+
+with st.sidebar:
+    st.header("3 · Layer", divider="gray")
+    layer = pick_layer(trained, captures[0])
+    st.header("4 · Display", divider="gray")
+    display = pick_display()
+
+st.markdown(LESSON)
+columns = st.columns(2)
+for column, (model, _), captured, side in zip(columns, pair, captures, ("trained", "untrained")):
+    with column:
+        top = fv.predict(model, captured, top=1)
+        verdict = f"predicts **{top[0][0]}** ({top[0][1]:.0%})" if top else ""
+        st.subheader(f"{'Trained' if side == 'trained' else 'Untrained'}")
+        st.caption(f"{model.label} · {verdict}")
+        figure = fv.channel_grid(
+            captured[layer], subtitle=model.label, display_width=600, **display,
+        )
+        st.plotly_chart(figure, width="stretch", key=f"compare_{side}", config={"displaylogo": False})

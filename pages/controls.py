@@ -1,0 +1,50 @@
+"""Sidebar controls that several pages use: the layer picker and the display options.
+
+Widget state ends with the page that drew it, so each control starts from the value last chosen on any
+page (``persistent_choice``) and records its new value (``keep_choice``).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import featviz_core as fv
+from pages.shared import keep_choice, persistent_choice
+
+
+def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer") -> str:
+    entries = [entry for entry in fv.layer_tree(model, captured) if entry.key is not None]
+    labels = {entry.key: entry.label.replace("  ", "\u2003") for entry in entries}
+    persistent_choice(key, list(labels), fv.default_layer(captured))
+    layer = st.selectbox(
+        "Layer (name · type · output shape)", list(labels), key=key, format_func=labels.get,
+        on_change=keep_choice, args=(key,),
+        help="Every module of the model in order, indented by depth. Type to search by name, type or shape.",
+    )
+    keep_choice(key)
+    st.caption(f"{len(labels)} layer outputs captured in one forward pass.")
+    return layer
+
+
+def pick_display(prefix: str = "") -> dict:
+    mode_key, cmap_key = f"{prefix}normalization", f"{prefix}colormap"
+    persistent_choice(mode_key, list(fv.NORMALIZATIONS), "per_channel")
+    mode = st.selectbox(
+        "Normalization", list(fv.NORMALIZATIONS), key=mode_key, format_func=fv.NORMALIZATIONS.get,
+        help="How raw activations map to colours. Per channel shows each channel's own pattern; the others "
+        "keep channels comparable and show the scale on the colour bar.",
+    )
+    persistent_choice(cmap_key, list(fv.COLORMAPS), "viridis")
+    colormap = st.selectbox("Colour map", list(fv.COLORMAPS), key=cmap_key)
+    keep_choice(mode_key)
+    keep_choice(cmap_key)
+    options: dict = {"normalize": mode, "colormap": colormap}
+    if mode == "percentile":
+        options["percentiles"] = st.slider("Clip to percentiles", 0.0, 100.0, (1.0, 99.0), 0.5, key=f"{prefix}percentiles")
+    if mode == "raw":
+        left, right = st.columns(2)
+        options["vmin"] = left.number_input("Min", value=None, key=f"{prefix}vmin", placeholder="layer min", format="%g")
+        options["vmax"] = right.number_input("Max", value=None, key=f"{prefix}vmax", placeholder="layer max", format="%g")
+    if mode == "symmetric" and colormap != fv.DIVERGING:
+        st.caption(f"Tip: the diverging map *{fv.DIVERGING}* shows the sign: white is zero.")
+    return options

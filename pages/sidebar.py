@@ -1,0 +1,264 @@
+"""The sidebar every page shares: which image and which model, and the capture they give.
+
+Each page calls :func:`build_context` first; choices carry over between pages (``persistent_choice``).
+The entrypoint does not build it: Streamlit's AppTest reruns only the page script, so widgets drawn by
+app.py could not be tested. Whatever fails
+(an unreadable upload, weights that are not there, a model that does not fit the image) is reported and
+the last good image, model and capture stay on screen.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import featviz_core as fv
+from pages.shared import (
+    Context,
+    ImageChoice,
+    cached_capture,
+    cached_model,
+    decode,
+    digest,
+    keep_choice,
+    last_good,
+    persistent_choice,
+    recheck_weights,
+    remember,
+    set_choice,
+    weights_status,
+)
+
+SOURCES = ("Sample", "Upload", "Camera")
+OWN_MODEL = "Your own model (TorchScript)"
+DEFAULT_MODEL = "digits_cnn"
+# Formats the decoder recognises only to explain that it cannot read them; accepting them here lets the
+# user get that explanation instead of the browser's bare "file type not allowed".
+EXPLAINED_EXTENSIONS = ("svg", "heic", "heif", "avif")
+WEIGHTS_EXTENSIONS = ("pth", "pt", "bin", "ckpt")
+TORCHSCRIPT_EXTENSIONS = ("pt", "pth", "ts", "torchscript", "zip")
+
+
+def build_context() -> Context:
+    """Render the shared sidebar and run (or fetch from cache) the capture for its choices."""
+    with st.sidebar:
+        image, problems = pick_image()
+        model, model_key, model_problems = pick_model()
+    ctx = Context(image=image, model=model, model_key=model_key, problems=problems + model_problems)
+    if ctx.model is None:
+        previous = last_good("model")
+        if previous is not None:
+            ctx.model, ctx.model_key = previous
+            ctx.notices.append(f"Still showing **{ctx.model.label}** until the model choice above can be used.")
+    else:
+        remember("model", (ctx.model, ctx.model_key))
+    if ctx.model is not None:
+        try:
+            with st.spinner("Running the model on the image…"):
+                ctx.captured = cached_capture(image.digest, ctx.model_key, ctx.model, image.image)
+            remember("capture", (image, ctx.model, ctx.model_key, ctx.captured))
+        except fv.FeatvizError as exc:
+            ctx.problems.append(f"**{ctx.model.name}** could not run on **{image.name}**: {exc}")
+            previous = last_good("capture")
+            if previous is not None:
+                ctx.image, ctx.model, ctx.model_key, ctx.captured = previous
+                ctx.notices.append(f"Still showing **{ctx.image.name}** through **{ctx.model.label}**.")
+    if ctx.model is not None and not ctx.model.trained:
+        ctx.notices.append(
+            f"**Untrained weights** (random, seed {fv.UNTRAINED_SEED}): these maps show what a network "
+            "that has learned nothing does. Expect noise-like maps, not learned features."
+        )
+    return ctx
+
+
+def pick_image() -> tuple[ImageChoice, list[str]]:
+    """Sample, upload or camera. A file that fails to decode is reported and the last good image stays."""
+    problems: list[str] = []
+    st.header("1 · Image", divider="gray")
+    persistent_choice("source", list(SOURCES), SOURCES[0])
+    source = st.radio("Source", SOURCES, horizontal=True, key="source")
+    keep_choice("source")
+    candidate: tuple[bytes, str] | None = None
+    if source == "Sample":
+        samples = fv.list_samples()
+        persistent_choice("sample", samples, fv.DEFAULT_SAMPLE)
+        sample = st.selectbox("Sample image", samples, key="sample")
+        keep_choice("sample")
+        st.caption(fv.sample_description(sample))
+        candidate = (fv.sample_bytes(sample), sample)
+    elif source == "Upload":
+        upload = st.file_uploader(
+            "Upload an image", type=[*fv.UPLOAD_EXTENSIONS, *EXPLAINED_EXTENSIONS], key="upload",
+            help="PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to 50 MB.",
+        )
+        if upload is not None:
+            candidate = (upload.getvalue(), upload.name)
+    else:
+        shot = st.camera_input("Take a picture", key="camera")
+        if shot is not None:
+            candidate = (shot.getvalue(), "camera snapshot")
+
+    choice: ImageChoice | None = None
+    if candidate is not None:
+        try:
+            choice = decode(*candidate)
+            remember("image", choice)
+        except fv.ImageError as exc:
+            problems.append(f"**{candidate[1]}** could not be used: {exc}")
+    if choice is None:
+        choice = last_good("image")  # type: ignore[assignment]
+        if choice is None:
+            choice = decode(fv.sample_bytes(fv.DEFAULT_SAMPLE), fv.DEFAULT_SAMPLE)
+            remember("image", choice)
+        if candidate is None and source != "Sample":
+            st.caption(f"Showing **{choice.name}** until you give a new image.")
+    return choice, problems
+
+
+def _model_label(name: str) -> str:
+    if name == DEFAULT_MODEL:
+        return "digits_cnn · handwritten digits (bundled, trained)"
+    return name
+
+
+def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
+    """Model and weights. Returns (model or None, cache key, problems for the main area)."""
+    st.header("2 · Model", divider="gray")
+    options = [*fv.available_models(), OWN_MODEL]
+    persistent_choice("model", options, DEFAULT_MODEL)
+    name = st.selectbox("Model", options, key="model", format_func=_model_label, help="Type to search.")
+    keep_choice("model")
+    if name == OWN_MODEL:
+        return pick_own_model()
+    bundled = name == DEFAULT_MODEL
+    if bundled:
+        meta = fv.digits.metadata()
+        pretrained_label = f"Trained by featviz ({meta['test_accuracy']:.1%} on held-out digits)"
+        file, state = None, fv.WeightsState.CACHED
+    else:
+        file, state = weights_status(name)
+        badge = {
+            fv.WeightsState.CACHED: "cached on this machine",
+            fv.WeightsState.DOWNLOADABLE: "will be downloaded",
+            fv.WeightsState.UNAVAILABLE: "not on this machine",
+        }[state]
+        pretrained_label = f"Pretrained {file.weights} ({badge})"
+    labels = {"pretrained": pretrained_label, "untrained": "Untrained (random)", "upload": "Upload a weights file (.pth)"}
+    persistent_choice("weights", list(labels), "pretrained")
+    weights = st.radio("Weights", list(labels), key="weights", format_func=labels.get)
+    keep_choice("weights")
+
+    if weights == "upload":
+        return pick_weights_file(name)
+    trained = weights == "pretrained"
+    if trained and state is fv.WeightsState.UNAVAILABLE:
+        weights_missing(file)
+        return None, "", [f"The pretrained weights for **{name}** are not on this machine: see the sidebar for what to do."]
+    if trained and state is fv.WeightsState.DOWNLOADABLE and not download(file):
+        return None, "", [f"The pretrained weights for **{name}** could not be downloaded."]
+    try:
+        with st.spinner(f"Loading {name}…"):
+            model = cached_model(name, trained)
+    except fv.FeatvizError as exc:
+        return None, "", [str(exc)]
+    return model, f"{name}|{'trained' if trained else 'untrained'}", []
+
+
+def weights_missing(file: fv.WeightsFile) -> None:
+    """The offline case: name the file and the folder, and offer the ways forward."""
+    st.error(
+        f"**{file.filename}** is not on this machine and cannot be downloaded from here. Either put it into "
+        f"`{file.folder}` (it comes from {file.url}) and press *Check again*, upload it, or use untrained weights."
+    )
+    st.button("Use untrained weights", key="use_untrained", type="primary", on_click=set_choice, args=("weights", "untrained"))
+    left, right = st.columns(2)
+    left.button("Upload it", key="upload_weights", on_click=set_choice, args=("weights", "upload"))
+    right.button("Check again", key="recheck", on_click=recheck_weights)
+
+
+def download(file: fv.WeightsFile) -> bool:
+    """Fetch weights with a progress bar; on failure the app stays usable and says why."""
+    with st.status(f"Downloading {file.filename}…", expanded=True) as status:
+        bar = st.progress(0.0)
+
+        def report(done: int, total: int | None) -> None:
+            text = f"{done / 2**20:.1f} MB" + (f" of {total / 2**20:.1f} MB" if total else "")
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+
+        try:
+            fv.download_weights(file, progress=report)
+        except fv.WeightsUnavailableError as exc:
+            status.update(label="Download failed", state="error")
+            st.error(str(exc))
+            recheck_weights()
+            return False
+        status.update(label=f"Downloaded {file.filename}", state="complete", expanded=False)
+    return True
+
+
+def _session_models() -> dict:
+    """Models uploaded in this session only: never in a cache another session can reach. One at a time."""
+    return st.session_state.setdefault("session_models", {})
+
+
+def _keep_session_model(key: str, model: fv.LoadedModel) -> None:
+    models = _session_models()
+    models.clear()
+    models[key] = model
+
+
+def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[str]]:
+    upload = st.file_uploader(
+        f"State dict for {name}", type=list(WEIGHTS_EXTENSIONS), key="weights_file",
+        help="A file written by torch.save(model.state_dict(), ...). It is read with weights_only=True: "
+        "nothing in it is executed. It stays in your session only.",
+    )
+    if upload is None:
+        st.caption("Choose a weights file; the last model stays on screen meanwhile.")
+        return None, "", []
+    data = upload.getvalue()
+    key = f"{name}|upload|{digest(data)}"
+    model = _session_models().get(key)
+    if model is None:
+        try:
+            with st.spinner(f"Checking {upload.name} against {name}…"):
+                model = fv.load_with_state_dict(name, data, upload.name)
+        except fv.FeatvizError as exc:
+            return None, "", [f"**{upload.name}** cannot be used: {exc}"]
+        _keep_session_model(key, model)
+    st.success(f"{upload.name}: every tensor matches {name}.")
+    return model, key, []
+
+
+def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
+    if not fv.torchscript_allowed():
+        st.info(
+            "This server does not accept TorchScript models: a TorchScript file is a program that would run "
+            "here. Upload a state dict for one of the listed architectures instead."
+        )
+        return None, "", []
+    upload = st.file_uploader(
+        "TorchScript model (torch.jit.save)", type=list(TORCHSCRIPT_EXTENSIONS), key="own_model",
+        help="Stays in your session only.",
+    )
+    if upload is None:
+        st.caption("Choose a TorchScript file; the last model stays on screen meanwhile.")
+        return None, "", []
+    data = upload.getvalue()
+    left, right = st.columns(2)
+    channels = left.selectbox("Input channels", ("auto", 1, 3), key="own_channels")
+    size = right.number_input("Input size", min_value=8, max_value=1024, value=None, step=1, key="own_size",
+                              placeholder="auto", help="Side of the square input, in pixels.")
+    key = f"torchscript|{digest(data)}|{size}|{channels}"
+    model = _session_models().get(key)
+    if model is None:
+        try:
+            with st.spinner(f"Loading {upload.name}…"):
+                model = fv.load_torchscript(
+                    data, upload.name, input_size=int(size) if size else None,
+                    channels=None if channels == "auto" else int(channels),
+                )
+        except fv.FeatvizError as exc:
+            return None, "", [f"**{upload.name}** cannot be used: {exc}"]
+        _keep_session_model(key, model)
+    st.caption(f"Input: {model.extra['channels']} channel(s), {model.extra['input_size']}×{model.extra['input_size']}.")
+    return model, key, []
