@@ -48,7 +48,7 @@ def build_context() -> Context:
         previous = last_good("model")
         if previous is not None:
             ctx.model, ctx.model_key = previous
-            ctx.notices.append(f"Still showing **{ctx.model.label}** until the model choice above can be used.")
+            ctx.notices.append(f"Still showing **{ctx.model.label}** until the model chosen in the sidebar can be used.")
     else:
         remember("model", (ctx.model, ctx.model_key))
     if ctx.model is not None:

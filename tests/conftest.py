@@ -88,3 +88,8 @@ def seed_resnet18(torch_home: Path, marker: float = 0.125) -> Path:
     path = checkpoints(torch_home) / RESNET18_FILE
     torch.save(state, path)
     return path
+
+
+def pytest_configure(config) -> None:
+    # torch 2.14 marks torch.jit as deprecated; featviz still reads TorchScript uploads, as issue 3 asks.
+    config.addinivalue_line("filterwarnings", "ignore:`torch.jit.:FutureWarning")
