@@ -15,17 +15,41 @@ from .grid import channel_grid, mosaic_layout
 from .images import SUPPORTED_FORMATS, UPLOAD_EXTENSIONS, image_notes, load_image
 from .layers import LayerEntry, default_layer, layer_tree
 from . import digits
-from .figures import prediction_chart
+from .figures import depth_profile, prediction_chart
+from .inspect_layer import (
+    channel_figure,
+    channel_histogram,
+    channel_map,
+    conv_module,
+    kernel_figure,
+    output_shape_explainer,
+    overlay,
+)
 from .models import UNTRAINED_SEED, LoadedModel, available_models, best_device, list_zoo_models, load_model
 from .predict import predict
 from .normalize import NORMALIZATIONS, Normalized, normalize
 from .samples import DEFAULT_SAMPLE, list_samples, load_sample, sample_bytes, sample_description
 from .shapes import ChannelView, channel_view
+from .stats import NOISE_THRESHOLD, STAT_COLUMNS, ChannelStats, LayerSummary, channel_stats, layer_summary
 from .torchscript import load_torchscript, torchscript_allowed
 from .uploads import StateDictReport, check_state_dict, load_with_state_dict, read_state_dict
 from .weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
 
 __all__ = [
+    "overlay",
+    "output_shape_explainer",
+    "kernel_figure",
+    "conv_module",
+    "channel_map",
+    "channel_histogram",
+    "channel_figure",
+    "depth_profile",
+    "layer_summary",
+    "channel_stats",
+    "LayerSummary",
+    "ChannelStats",
+    "STAT_COLUMNS",
+    "NOISE_THRESHOLD",
     "COLORMAPS",
     "DEFAULT_SAMPLE",
     "DIVERGING",

@@ -48,6 +48,7 @@ class FeatureMap:
     tensor: torch.Tensor
     call: int = 1
     note: str = ""  # how a non-tensor output (tuple, dict, ...) was reduced to ``tensor``
+    input_shape: Optional[tuple[int, ...]] = None  # the first tensor argument's shape, batch removed
 
     @property
     def module_name(self) -> str:
@@ -149,7 +150,7 @@ class _Recorder:
             if torchscript.is_scripted(root)
             else {name: type(module).__name__ for name, module in root.named_modules()}
         )
-        self._records: list[tuple[str, Any]] = []
+        self._records: list[tuple[str, tuple[torch.Tensor, str, Optional[tuple[int, ...]]]]] = []
 
     def listening(self):
         """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one."""
@@ -180,7 +181,9 @@ class _Recorder:
             if tensor is None:
                 return
             # clone: a later in-place op (ReLU(inplace=True), +=) would overwrite a stored reference
-            self._records.append((name, (tensor.detach().clone(), note)))
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            shape = tuple(first.shape[1:]) if first is not None and first.dim() > 0 else None
+            self._records.append((name, (tensor.detach().clone(), note, shape)))
 
         return record
 
@@ -189,15 +192,17 @@ class _Recorder:
         calls: dict[str, int] = {}
         numbered = []
         for name, record in self._records:
-            tensor, note = record if isinstance(record, tuple) else (record, "")
+            tensor, note, input_shape = record
             calls[name] = calls.get(name, 0) + 1
             module_type = self._types.get(name, "?")
-            numbered.append((self._order.get(name, len(self._order)), calls[name], name, module_type, tensor, note))
+            numbered.append(
+                (self._order.get(name, len(self._order)), calls[name], name, module_type, tensor, note, input_shape)
+            )
         numbered.sort(key=lambda item: (item[0], item[1]))
         maps: dict[str, FeatureMap] = {}
-        for _, call, name, module_type, tensor, note in numbered:
+        for _, call, name, module_type, tensor, note, input_shape in numbered:
             key = name if call == 1 else f"{name}#{call}"
-            maps[key] = FeatureMap(key, module_type, _drop_batch(tensor).cpu(), call, note)
+            maps[key] = FeatureMap(key, module_type, _drop_batch(tensor).cpu(), call, note, input_shape)
         return maps
 
 

@@ -22,3 +22,20 @@ def prediction_chart(predictions: list[tuple[str, float]], *, trained: bool = Tr
         showlegend=False,
     )
     return figure
+
+
+def depth_profile(summary: list) -> go.Figure:
+    """Sparsity and mean activation through the depth of the model, one point per captured layer."""
+    from plotly.subplots import make_subplots
+
+    names = [row.name for row in summary]
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                           subplot_titles=("Sparsity (fraction of zeros)", "Mean activation"))
+    figure.add_trace(go.Scatter(x=list(range(len(names))), y=[row.sparsity for row in summary], mode="lines+markers",
+                                text=names, hovertemplate="%{text}<br>sparsity %{y:.1%}<extra></extra>"), row=1, col=1)
+    figure.add_trace(go.Scatter(x=list(range(len(names))), y=[row.mean for row in summary], mode="lines+markers",
+                                text=names, hovertemplate="%{text}<br>mean %{y:.4g}<extra></extra>"), row=2, col=1)
+    figure.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
+    figure.update_xaxes(title_text="layer, in forward-pass order", row=2, col=1)
+    figure.update_layout(height=420, showlegend=False, margin=dict(l=4, r=4, t=40, b=4))
+    return figure

@@ -136,12 +136,14 @@ def channel_grid(
     title: Optional[str] = None,
     subtitle: Optional[str] = None,
     display_width: int = DISPLAY_WIDTH,
+    value_name: str = "activation",
 ) -> go.Figure:
     """All channels of one layer as a tiled heatmap figure with hover, channel numbers and a colour bar.
 
     ``fmap`` is a captured :class:`FeatureMap` or a tensor of one sample (any shape: see
     :func:`~featviz_core.shapes.channel_view`). ``order`` picks and orders channels (default: all, by
-    index). ``subtitle`` goes under the title (the UI names the model and weights there).
+    index). ``subtitle`` goes under the title (the UI names the model and weights there); ``value_name``
+    titles the colour bar.
     ``figure.layout.meta["featviz"]`` records what was drawn.
     """
     view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
@@ -164,7 +166,7 @@ def channel_grid(
     )
     figure.add_trace(_hover_trace(view, layout, shown))
     figure.add_trace(_label_trace(layout, shown, display_width))
-    figure.add_trace(_colorbar_trace(normalized, colormap))
+    figure.add_trace(_colorbar_trace(normalized, colormap, value_name))
     heading = title or _default_title(fmap, view, len(shown))
     if subtitle:
         heading += f"<br><sup>{subtitle}</sup>"
@@ -266,9 +268,9 @@ def _label_trace(layout: MosaicLayout, shown: list[int], display_width: int) -> 
     )
 
 
-def _colorbar_trace(normalized: Normalized, colormap: str) -> go.Scatter:
+def _colorbar_trace(normalized: Normalized, colormap: str, value_name: str) -> go.Scatter:
     if normalized.shared_scale:
-        low, high, title = float(normalized.low[0]), float(normalized.high[0]), "activation"
+        low, high, title = float(normalized.low[0]), float(normalized.high[0]), value_name
     else:
         low, high, title = 0.0, 1.0, "per channel<br>0 = min, 1 = max"
     if high <= low:

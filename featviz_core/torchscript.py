@@ -39,7 +39,7 @@ _local = threading.local()
 def _record(name: str, tensor: torch.Tensor) -> torch.Tensor:
     sink = getattr(_local, "sink", None)
     if sink is not None:
-        sink.append((name, tensor.detach().clone()))
+        sink.append((name, (tensor.detach().clone(), "", None)))  # (copy, note, input shape): as the hooks record
     return tensor
 
 
