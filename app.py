@@ -8,7 +8,10 @@ st.set_page_config(page_title="featviz", page_icon=":material/grid_view:", layou
 navigation = st.navigation(
     [
         st.Page("pages/explore.py", title="Feature maps", icon=":material/grid_view:", default=True),
+        st.Page("pages/compare_layers.py", title="Compare two layers", icon=":material/view_column:"),
+        st.Page("pages/compare_images.py", title="Compare two images", icon=":material/photo_library:"),
         st.Page("pages/compare.py", title="Trained vs untrained", icon=":material/compare:"),
+        st.Page("pages/overview.py", title="Model overview", icon=":material/table_chart:"),
         st.Page("pages/about.py", title="How to read the maps", icon=":material/help:"),
     ]
 )

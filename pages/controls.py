@@ -12,12 +12,13 @@ import featviz_core as fv
 from pages.shared import keep_choice, persistent_choice
 
 
-def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer") -> str:
+def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer",
+               label: str = "Layer (name · type · output shape)", default: str | None = None) -> str:
     entries = [entry for entry in fv.layer_tree(model, captured) if entry.key is not None]
     labels = {entry.key: entry.label.replace("  ", "\u2003") for entry in entries}
-    persistent_choice(key, list(labels), fv.default_layer(captured))
+    persistent_choice(key, list(labels), default or fv.default_layer(captured))
     layer = st.selectbox(
-        "Layer (name · type · output shape)", list(labels), key=key, format_func=labels.get,
+        label, list(labels), key=key, format_func=labels.get,
         on_change=keep_choice, args=(key,),
         help="Every module of the model in order, indented by depth. Type to search by name, type or shape.",
     )
@@ -48,3 +49,22 @@ def pick_display(prefix: str = "") -> dict:
     if mode == "symmetric" and colormap != fv.DIVERGING:
         st.caption(f"Tip: the diverging map *{fv.DIVERGING}* shows the sign: white is zero.")
     return options
+
+
+ORDER_LABELS = {"index": "Channel number", **fv.STAT_COLUMNS}
+SHOW_CHOICES = ("all", 16, 32, 64, 128, 256)
+
+
+def pick_channel_order(stats: fv.ChannelStats) -> list[int]:
+    """Sort and filter the grid's channels by a statistic; returns the channels to draw, in order."""
+    persistent_choice("order_by", list(ORDER_LABELS), "index")
+    by = st.selectbox("Order channels by", list(ORDER_LABELS), key="order_by", format_func=ORDER_LABELS.get)
+    keep_choice("order_by")
+    left, right = st.columns(2)
+    descending = left.toggle("Highest first", value=True, key="descending", disabled=by == "index")
+    show = right.selectbox("Show", SHOW_CHOICES, key="show", format_func=lambda v: "all" if v == "all" else f"top {v}")
+    hide_dead = st.toggle("Hide dead channels", key="hide_dead")
+    return stats.order(
+        by, descending=descending if by != "index" else False,
+        top=None if show == "all" else int(show), hide_dead=hide_dead,
+    )

@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image
 
 import featviz_core as fv
-from pages.controls import pick_display, pick_layer
+from pages.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
 from pages.shared import show_messages
 from pages.sidebar import build_context
 
@@ -47,6 +47,66 @@ def prediction(model: fv.LoadedModel, captured: fv.Capture) -> None:
                     width="stretch", key="prediction", config={"displayModeBar": False})
 
 
+def channel_statistics(stats: fv.ChannelStats) -> None:
+    """Every channel's figures; selecting a row opens that channel up close."""
+    with st.expander(f"Channel statistics ({stats.channels} channels) · select a row to look closer", expanded=False):
+        st.caption(
+            "Dead: every value is zero. Constant: one value everywhere. Noise-like: high-frequency energy above "
+            f"{fv.NOISE_THRESHOLD} of white noise's (1 = as rough as white noise, 0 = smooth structure)."
+        )
+        event = st.dataframe(
+            stats.rows(), key="stats_table", on_select="rerun", selection_mode="single-row", hide_index=True,
+            width="stretch", height=300,
+            column_config={
+                "sparsity": st.column_config.NumberColumn("sparsity", format="percent"),
+                "hf_energy": st.column_config.NumberColumn("high-freq. energy", format="%.2f"),
+            },
+        )
+        rows = event.selection.rows if event is not None else []
+        if rows and st.session_state.get("picked_row") != rows[0]:
+            st.session_state["picked_row"] = rows[0]
+            st.session_state["channel"] = int(rows[0])
+
+
+def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.FeatureMap, stats: fv.ChannelStats,
+                    colormap: str) -> None:
+    st.subheader("One channel up close")
+    if st.session_state.get("channel", 0) >= stats.channels:
+        st.session_state["channel"] = 0
+    left, right = st.columns([1, 3])
+    channel = left.number_input("Channel", min_value=0, max_value=stats.channels - 1, step=1, key="channel")
+    row = stats.rows()[channel]
+    flags = [flag for flag in ("dead", "constant", "noise_like") if row[flag]]
+    right.markdown(
+        f"mean {row['mean']:.4g} · max {row['max']:.4g} at {row['max_at']} · std {row['std']:.4g} · "
+        f"sparsity {row['sparsity']:.0%} · high-frequency energy "
+        f"{'n/a' if row['hf_energy'] is None else format(row['hf_energy'], '.2f')}"
+        + (f" · **{', '.join(f.replace('_', '-') for f in flags)}**" if flags else "")
+    )
+    big, side = st.columns([3, 2])
+    big.plotly_chart(fv.channel_figure(fmap, channel, colormap), width="stretch", key="closeup")
+    with side:
+        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity")
+        st.image(fv.overlay(model.input_image(captured.input).resize((224, 224)), fmap, channel,
+                            opacity=opacity, colormap=colormap),
+                 caption=f"Channel {channel} over the input the model saw", width="stretch")
+        st.plotly_chart(fv.channel_histogram(fmap, channel), width="stretch", key="histogram")
+
+
+def inside_layer(model: fv.LoadedModel, fmap: fv.FeatureMap) -> None:
+    conv = fv.conv_module(model, fmap.name)
+    if conv is None:
+        return
+    with st.expander("Inside this layer: its filters and its output shape", expanded=False):
+        for line in fv.output_shape_explainer(conv, fmap.input_shape):
+            st.markdown(f"`{line}`")
+        rgb_input = conv.weight.shape[1] == 3
+        if rgb_input:
+            st.plotly_chart(fv.kernel_figure(conv, rgb_input=True), width="stretch", key="kernels_rgb")
+        channel = int(st.session_state.get("channel", 0)) % conv.weight.shape[0]
+        st.plotly_chart(fv.kernel_figure(conv, out_channel=channel), width="stretch", key="kernels")
+
+
 st.title("featviz · what the network sees")
 ctx = build_context()
 show_messages(ctx)
@@ -60,8 +120,10 @@ with st.sidebar:
     layer = pick_layer(model, captured)
     st.header("4 · Display", divider="gray")
     display = pick_display()
+    fmap = captured[layer]
+    stats = fv.channel_stats(fmap)
+    order = pick_channel_order(stats)
 
-fmap = captured[layer]
 view = fv.channel_view(fmap.tensor)
 first, second, third, fourth = st.columns([1, 1, 1.2, 1.6])
 width, height = image.image.size
@@ -79,15 +141,28 @@ with fourth:
     for note in fv.image_notes(image.image):
         st.caption(f"Image: {note}.")
 
+st.markdown(f"**{fmap.name}**: {stats.summary()}")
+if not order:
+    st.info("No channels left to show: every channel is dead. Turn off *Hide dead channels*.")
+    st.stop()
 try:
-    figure = fv.channel_grid(fmap, subtitle=model.label, **display)
+    figure = fv.channel_grid(fmap, subtitle=model.label, order=order, **display)
 except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
     st.stop()
 st.plotly_chart(figure, width="stretch", key="grid", config={"displaylogo": False, "scrollZoom": False})
 meta = figure.layout.meta["featviz"]
-st.caption(
-    f"All {meta['channels_shown']} channels, numbered from 0. Colours: "
-    f"{fv.NORMALIZATIONS[display['normalize']].lower()}, {display['colormap']}. Drag to zoom, double-click to "
-    "reset; hover for channel, position and raw value."
+by = st.session_state.get("order_by", "index")
+shown = (
+    f"All {meta['channels_total']} channels, numbered from 0"
+    if meta["channels_shown"] == meta["channels_total"] and by == "index"
+    else f"{meta['channels_shown']} of {meta['channels_total']} channels, ordered by {ORDER_LABELS[by].lower()}"
 )
+st.caption(
+    f"{shown}. Colours: {fv.NORMALIZATIONS[display['normalize']].lower()}, {display['colormap']}. "
+    "Drag to zoom, double-click to reset; hover for channel, position and raw value."
+)
+
+channel_statistics(stats)
+channel_closeup(model, captured, fmap, stats, display["colormap"])
+inside_layer(model, fmap)

@@ -36,10 +36,15 @@ def start() -> AppTest:
     return at
 
 
+def chart(at: AppTest, key: str) -> dict:
+    """The Plotly figure of the st.plotly_chart with widget key ``key`` (its element id ends with the key)."""
+    found = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, f"expected one chart with key {key!r}, found {len(found)}"
+    return found[0]
+
+
 def grid_spec(at: AppTest) -> dict:
-    grids = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "featviz" in json.loads(c.proto.spec)["layout"].get("meta", {})]
-    assert len(grids) == 1, f"the page shows exactly one grid, found {len(grids)}"
-    return grids[0]
+    return chart(at, "grid")
 
 
 def typed(value) -> np.ndarray:
@@ -245,7 +250,7 @@ def test_trained_vs_untrained_page_shows_both_grids_of_the_same_layer():
     at.sidebar.selectbox(key="layer").set_value("conv2").run()
     at.switch_page("pages/compare.py").run()
     assert not at.exception
-    grids = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    grids = [chart(at, "compare_trained"), chart(at, "compare_untrained")]
     titles = [g["layout"]["title"]["text"] for g in grids]
     assert len(grids) == 2 and all("conv2 · Conv2d · all 64 channels of 11×11" in t for t in titles), titles
     assert "featviz digits (bundled)" in titles[0] and "UNTRAINED" in titles[1]

@@ -125,3 +125,37 @@ def test_trained_vs_untrained_page_in_the_browser(page):
                           return !!t && t.textContent.includes('conv2 · Conv2d · all 64 channels'); }""",
             arg=key, timeout=60_000,
         )
+
+
+def test_order_the_grid_and_open_a_channel_from_the_statistics_table(page):
+    choose(page, "Order channels by", "Max")
+    choose(page, "Show", "top 16")
+    wait_for_grid(page, "conv1 · Conv2d · 16 of 32 channels of 26×26")
+    page.get_by_text("Channel statistics (32 channels)").click()
+    table = page.locator(".st-key-stats_table [data-testid='stDataFrame']")
+    table.wait_for()
+    page.wait_for_timeout(500)
+    box = table.bounding_box()
+    row_height, header = 35, 35  # Streamlit's data grid: fixed row and header height
+    page.mouse.click(box["x"] + 14, box["y"] + header + 4 * row_height + row_height / 2)  # channel 4's checkbox
+    page.wait_for_function(
+        """() => { const t = document.querySelector('.st-key-closeup .js-plotly-plot .gtitle');
+                   return !!t && t.textContent.includes('channel 4 ·'); }""",
+        timeout=30_000,
+    )
+    page.get_by_text("Channel 4 over the input the model saw").wait_for()
+
+
+def test_compare_layers_compare_images_and_overview_pages_draw(page):
+    for link, keys in (
+        ("Compare two layers", ("layer_left", "layer_right")),
+        ("Compare two images", ("image_left", "image_right")),
+        ("Model overview", ("depth_profile",)),
+    ):
+        page.get_by_role("link", name=link).click()
+        for key in keys:
+            page.wait_for_function(
+                "(key) => !!document.querySelector(`.st-key-${key} .js-plotly-plot .main-svg`)", arg=key, timeout=60_000
+            )
+    page.locator("[data-testid='stDataFrame']").wait_for()  # the overview table (its only data grid)
+    page.get_by_text("10 layer outputs from one forward pass").wait_for()

@@ -1,0 +1,41 @@
+"""Two layers of one model side by side: by default its first and second convolution."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import featviz_core as fv
+from pages.controls import pick_display, pick_layer
+from pages.shared import show_messages
+from pages.sidebar import build_context
+
+
+def convolutions(captured: fv.Capture) -> list[str]:
+    return [key for key, fmap in captured.items() if fmap.module_type in ("Conv1d", "Conv2d", "Conv3d")]
+
+
+st.title("Compare two layers")
+ctx = build_context()
+show_messages(ctx)
+if ctx.captured is None or ctx.model is None:
+    st.stop()
+model, captured = ctx.model, ctx.captured
+convs = convolutions(captured)
+with st.sidebar:
+    st.header("3 · Layers", divider="gray")
+    first = pick_layer(model, captured, key="layer", label="Left layer")
+    second = pick_layer(model, captured, key="layer_b", label="Right layer",
+                        default=convs[1] if len(convs) > 1 else fv.default_layer(captured))
+    st.header("4 · Display", divider="gray")
+    display = pick_display()
+
+st.markdown(
+    "Early layers keep the picture: their maps are edges and colours at nearly full resolution. Deeper "
+    "layers trade resolution for more channels, each responding to larger and more abstract patterns."
+)
+for column, layer, side in zip(st.columns(2), (first, second), ("left", "right")):
+    with column:
+        fmap = captured[layer]
+        st.caption(fv.channel_stats(fmap).summary())
+        figure = fv.channel_grid(fmap, subtitle=model.label, display_width=600, **display)
+        st.plotly_chart(figure, width="stretch", key=f"layer_{side}", config={"displaylogo": False})

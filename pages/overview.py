@@ -1,0 +1,47 @@
+"""Model overview: every layer for one image, in one table and two curves through depth (for reviews)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import featviz_core as fv
+from pages.shared import show_messages
+from pages.sidebar import build_context
+
+st.title("Model overview")
+ctx = build_context()
+show_messages(ctx)
+if ctx.captured is None or ctx.model is None:
+    st.stop()
+model, captured = ctx.model, ctx.captured
+summary = fv.layer_summary(model, captured)
+top = fv.predict(model, captured, top=1)
+st.markdown(
+    f"**{model.label}** on **{ctx.image.name}** · {len(summary)} layer outputs from one forward pass · "
+    f"{model.num_params:,} parameters" + (f" · predicts **{top[0][0]}** ({top[0][1]:.1%})" if top else "")
+)
+leaves_only = st.toggle("Leaf layers only (skip blocks that repeat their last child's output)", value=False, key="leaves")
+if leaves_only:
+    leaves = {entry.key for entry in fv.layer_tree(model, captured) if entry.is_leaf}
+    summary = [row for row in summary if row.name in leaves]
+st.plotly_chart(fv.depth_profile(summary), width="stretch", key="depth_profile")
+st.dataframe(
+    [
+        {
+            "layer": row.name, "type": row.module_type, "output shape": " × ".join(map(str, row.shape)),
+            "parameters": row.parameters, "sparsity": row.sparsity, "dead channels": row.dead_channels,
+            "channels": row.channels, "mean activation": row.mean,
+        }
+        for row in summary
+    ],
+    key="overview_table", hide_index=True, width="stretch", height=520,
+    column_config={
+        "sparsity": st.column_config.ProgressColumn("sparsity", format="percent", min_value=0.0, max_value=1.0),
+        "mean activation": st.column_config.NumberColumn("mean activation", format="%.4g"),
+        "parameters": st.column_config.NumberColumn("parameters", format="localized"),
+    },
+)
+st.caption(
+    "Sparsity is the fraction of exact zeros in the layer's output (ReLU layers make them). Dead channels "
+    "are channels that are zero everywhere for this image. Parameters are the module's own, blocks included."
+)

@@ -1,0 +1,90 @@
+"""The analysis views through AppTest: ordering, statistics, one channel up close, filters, other pages."""
+
+from __future__ import annotations
+
+import json
+
+import featviz_core as fv
+from tests.test_app import chart, fresh_caches, grid_spec, meta, start  # noqa: F401 - fixture re-used
+
+DIGITS = fv.load_model("digits_cnn")
+SEVEN = fv.capture(DIGITS, fv.load_sample("Handwritten 7"))
+
+
+def titles(at) -> list[str]:
+    return [spec["layout"]["title"]["text"] for spec in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+            if "title" in spec["layout"] and "text" in spec["layout"]["title"]]
+
+
+def test_grid_can_be_ordered_by_a_statistic_and_cut_to_the_top_channels():
+    at = start()
+    at.sidebar.selectbox(key="order_by").set_value("max").run()
+    at.sidebar.selectbox(key="show").set_value(16).run()
+    expected = fv.channel_stats(SEVEN["conv1"]).order("max", top=16)
+    spec = grid_spec(at)
+    assert [int(t) for t in spec["data"][2]["text"]] == expected
+    assert meta(at)["channels_shown"] == 16 and "16 of 32 channels" in spec["layout"]["title"]["text"]
+    assert any("ordered by max" in c.value for c in at.caption)
+
+
+def test_dead_channels_can_be_hidden_and_the_layer_summary_counts_them():
+    at = start()
+    at.sidebar.selectbox(key="layer").set_value("relu2").run()
+    stats = fv.channel_stats(SEVEN["relu2"])
+    assert any(stats.summary() in m.value for m in at.markdown)
+    at.sidebar.toggle(key="hide_dead").set_value(True).run()
+    assert meta(at)["channels_shown"] == stats.channels - int(stats.dead.sum())
+
+
+def test_statistics_table_has_a_row_per_channel():
+    at = start()
+    table = at.dataframe[0].value
+    assert len(table) == 32 and {"mean", "max", "std", "sparsity", "max_at", "hf_energy", "dead", "constant",
+                                 "noise_like"} <= set(table.columns)
+
+
+def test_one_channel_up_close_with_histogram_and_overlay():
+    at = start()
+    at.number_input(key="channel").set_value(5).run()
+    assert not at.exception
+    closeup = chart(at, "closeup")
+    assert closeup["layout"]["meta"]["featviz"]["channel"] == 5
+    assert "channel 5 · 26×26" in closeup["layout"]["title"]["text"]
+    assert any("Values of channel 5" in t for t in titles(at))
+    assert any("Channel 5 over the input" in caption for image in at.get("image") for caption in image.captions)
+
+
+def test_filters_and_output_shape_of_a_convolution_are_explained():
+    at = start()
+    text = " ".join(m.value for m in at.markdown)
+    assert "height: out = ⌊(28 − 3 + 2·0)/1⌋ + 1 = 26" in text
+    assert any("All 32 filters (3×3, one input channel" in t for t in titles(at))
+
+
+def test_model_overview_page_lists_every_layer():
+    at = start()
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["layer"]) == list(SEVEN) and list(table["parameters"])[0] == 32 * 9 + 32
+    assert any("Sparsity (fraction of zeros)" in str(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+
+
+def test_compare_two_layers_defaults_to_first_and_second_convolution():
+    at = start()
+    at.switch_page("pages/compare_layers.py").run()
+    assert not at.exception
+    shown = titles(at)
+    assert any(t.startswith("conv1 · Conv2d · all 32 channels") for t in shown)
+    assert any(t.startswith("conv2 · Conv2d · all 64 channels") for t in shown)
+
+
+def test_compare_two_images_through_the_same_layer():
+    at = start()
+    at.switch_page("pages/compare_images.py").run()
+    assert not at.exception
+    at.sidebar.selectbox(key="sample_b").set_value("Handwritten 2").run()
+    shown = [chart(at, "image_left")["layout"]["title"]["text"], chart(at, "image_right")["layout"]["title"]["text"]]
+    assert all(t.startswith("conv1 · Conv2d · all 32 channels") for t in shown)
+    assert "Handwritten 7" in shown[0] and "Handwritten 2" in shown[1]
+    assert [c.value for c in at.caption if c.value.startswith("predicts")] == ["predicts **7** (100%)", "predicts **2** (100%)"]
