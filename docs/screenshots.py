@@ -20,6 +20,50 @@ from tests.browser import (  # noqa: E402
 DOCS = Path(__file__).resolve().parent
 
 
+def section(page, start_text: str, name: str, height: int = 1000) -> None:
+    """Screenshot from the element with ``start_text`` down ``height`` pixels, across the main area.
+
+    Streamlit scrolls inside its own container, so the viewport is made tall enough to hold the section.
+    """
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": 3600})
+    page.wait_for_timeout(1500)
+    top = page.get_by_text(start_text).first
+    top.scroll_into_view_if_needed()
+    box = top.bounding_box()
+    main = page.locator('[data-testid="stMain"]').bounding_box()
+    page.screenshot(path=DOCS / name, clip={"x": main["x"], "y": box["y"] - 20, "width": main["width"], "height": height})
+    page.set_viewport_size(size)
+
+
+def analysis_views(page) -> None:
+    """Ordered grid with the layer summary, statistics, one channel up close, filters, the other pages."""
+    choose(page, "Order channels by", "Max")
+    choose(page, "Show", "top 16")
+    wait_for_grid(page, "16 of 32 channels")
+    page.get_by_text("Channel statistics (32 channels)").click()
+    page.wait_for_timeout(1500)
+    section(page, "conv1: 32 channels", "ordered-and-statistics.png", 1150)
+    page.get_by_text("Channel statistics (32 channels)").click()
+    page.locator('[data-testid="stNumberInput"] input').first.fill("3")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => (document.querySelector('.st-key-closeup .gtitle') || {}).textContent?.includes('channel 3 ·')")
+    section(page, "One channel up close", "channel-closeup.png", 820)
+    page.get_by_text("Inside this layer").click()
+    page.wait_for_timeout(1500)
+    section(page, "Inside this layer", "filters-and-shape.png", 640)
+    choose(page, "Show", "all")
+    choose(page, "Order channels by", "Channel number")
+    wait_for_grid(page, "all 32 channels")
+    for link, name in (("Compare two layers", "compare-layers.png"), ("Compare two images", "compare-images.png"),
+                       ("Model overview", "overview.png")):
+        page.get_by_role("link", name=link).click()
+        page.wait_for_timeout(4000)
+        page.screenshot(path=DOCS / name)
+    page.get_by_role("link", name="Feature maps").click()
+    wait_for_grid(page, "all 32 channels")
+
+
 def main() -> None:
     with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
         browser = launch(playwright)
@@ -29,6 +73,7 @@ def main() -> None:
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "explore.png")
 
+        analysis_views(page)
         choose(page, "Layer", "conv2")
         wait_for_grid(page, "conv2 · Conv2d")
         page.get_by_role("link", name="Trained vs untrained").click()
