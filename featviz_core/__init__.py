@@ -15,6 +15,16 @@ from .grid import channel_grid, mosaic_layout
 from .images import SUPPORTED_FORMATS, UPLOAD_EXTENSIONS, image_notes, load_image
 from .layers import LayerEntry, default_layer, layer_tree
 from . import digits
+from .export import (
+    NPZ_MAX_BYTES,
+    NPZ_WARN_BYTES,
+    capture_npz,
+    capture_npz_size,
+    grid_png,
+    layer_npy,
+    review_report,
+    stats_csv,
+)
 from .figures import depth_profile, prediction_chart
 from .inspect_layer import (
     channel_figure,
@@ -36,6 +46,14 @@ from .uploads import StateDictReport, check_state_dict, load_with_state_dict, re
 from .weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
 
 __all__ = [
+    "NPZ_WARN_BYTES",
+    "NPZ_MAX_BYTES",
+    "stats_csv",
+    "review_report",
+    "layer_npy",
+    "grid_png",
+    "capture_npz_size",
+    "capture_npz",
     "overlay",
     "output_shape_explainer",
     "kernel_figure",
