@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, cached_model, show_messages, weights_status
+from pages.shared import cached_capture, cached_model, show_messages, stop_page, weights_status
 from pages.sidebar import build_context
 
 LESSON = (
@@ -37,14 +37,14 @@ def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[tuple[fv.Loa
 
 
 st.title("Trained vs untrained")
+messages = st.container()
 ctx = build_context()
-show_messages(ctx)
 if ctx.captured is None or ctx.model is None:
-    st.stop()
+    stop_page(ctx, messages)
 pair = trained_and_untrained(ctx.model, ctx.model_key)
 if isinstance(pair, str):
     st.info(pair)
-    st.stop()
+    stop_page(ctx, messages)
 (trained, trained_key), (untrained, untrained_key) = pair
 with st.spinner("Running both models…"):
     captures = [cached_capture(ctx.image.digest, key, m, ctx.image.image) for m, key in pair]
@@ -67,3 +67,4 @@ for column, (model, _), captured, side in zip(columns, pair, captures, ("trained
             captured[layer], subtitle=model.label, display_width=600, **display,
         )
         st.plotly_chart(figure, width="stretch", key=f"compare_{side}", config={"displaylogo": False})
+show_messages(ctx, messages)

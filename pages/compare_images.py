@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, decode, keep_choice, persistent_choice, show_messages
+from pages.shared import cached_capture, decode, keep_choice, persistent_choice, show_messages, stop_page
 from pages.sidebar import build_context
 
 
@@ -27,10 +27,10 @@ def second_image(first_name: str):
 
 
 st.title("Compare two images")
+messages = st.container()
 ctx = build_context()
-show_messages(ctx)
 if ctx.captured is None or ctx.model is None:
-    st.stop()
+    stop_page(ctx, messages)
 model = ctx.model
 with st.sidebar:
     other, problem = second_image(ctx.image.name)
@@ -44,7 +44,7 @@ try:
     other_captured = cached_capture(other.digest, ctx.model_key, model, other.image)
 except fv.FeatvizError as exc:
     st.error(f"{model.name} could not run on **{other.name}**: {exc}")
-    st.stop()
+    stop_page(ctx, messages)
 
 st.markdown(f"Layer **{layer}** of **{model.label}**, one grid per image, with the same normalization.")
 for column, choice, captured, side in zip(st.columns(2), (ctx.image, other), (ctx.captured, other_captured), ("left", "right")):
@@ -55,3 +55,4 @@ for column, choice, captured, side in zip(st.columns(2), (ctx.image, other), (ct
             st.caption(f"predicts **{top[0][0]}** ({top[0][1]:.0%})")
         figure = fv.channel_grid(captured[layer], subtitle=choice.name, display_width=600, **display)
         st.plotly_chart(figure, width="stretch", key=f"image_{side}", config={"displaylogo": False})
+show_messages(ctx, messages)

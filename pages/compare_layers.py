@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import show_messages
+from pages.shared import show_messages, stop_page
 from pages.sidebar import build_context
 
 
@@ -15,10 +15,10 @@ def convolutions(captured: fv.Capture) -> list[str]:
 
 
 st.title("Compare two layers")
+messages = st.container()
 ctx = build_context()
-show_messages(ctx)
 if ctx.captured is None or ctx.model is None:
-    st.stop()
+    stop_page(ctx, messages)
 model, captured = ctx.model, ctx.captured
 convs = convolutions(captured)
 with st.sidebar:
@@ -39,3 +39,4 @@ for column, layer, side in zip(st.columns(2), (first, second), ("left", "right")
         st.caption(fv.channel_stats(fmap).summary())
         figure = fv.channel_grid(fmap, subtitle=model.label, display_width=600, **display)
         st.plotly_chart(figure, width="stretch", key=f"layer_{side}", config={"displaylogo": False})
+show_messages(ctx, messages)

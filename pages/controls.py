@@ -16,9 +16,9 @@ def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer",
                label: str = "Layer (name · type · output shape)", default: str | None = None) -> str:
     entries = [entry for entry in fv.layer_tree(model, captured) if entry.key is not None]
     labels = {entry.key: entry.label.replace("  ", "\u2003") for entry in entries}
-    persistent_choice(key, list(labels), default or fv.default_layer(captured))
+    persistent_choice(key, list(labels), default or fv.default_layer(captured), "layer", format_func=labels.get)
     layer = st.selectbox(
-        label, list(labels), key=key, format_func=labels.get,
+        label, list(labels), key=key, format_func=labels.get, bind="query-params",
         on_change=keep_choice, args=(key,),
         help="Every module of the model in order, indented by depth. Type to search by name, type or shape.",
     )
@@ -29,14 +29,15 @@ def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer",
 
 def pick_display(prefix: str = "") -> dict:
     mode_key, cmap_key = f"{prefix}normalization", f"{prefix}colormap"
-    persistent_choice(mode_key, list(fv.NORMALIZATIONS), "per_channel")
+    persistent_choice(mode_key, list(fv.NORMALIZATIONS), "per_channel", "normalization", format_func=fv.NORMALIZATIONS.get)
     mode = st.selectbox(
         "Normalization", list(fv.NORMALIZATIONS), key=mode_key, format_func=fv.NORMALIZATIONS.get,
+        bind="query-params",
         help="How raw activations map to colours. Per channel shows each channel's own pattern; the others "
         "keep channels comparable and show the scale on the colour bar.",
     )
-    persistent_choice(cmap_key, list(fv.COLORMAPS), "viridis")
-    colormap = st.selectbox("Colour map", list(fv.COLORMAPS), key=cmap_key)
+    persistent_choice(cmap_key, list(fv.COLORMAPS), "viridis", "colour map")
+    colormap = st.selectbox("Colour map", list(fv.COLORMAPS), key=cmap_key, bind="query-params")
     keep_choice(mode_key)
     keep_choice(cmap_key)
     options: dict = {"normalize": mode, "colormap": colormap}

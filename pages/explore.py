@@ -7,7 +7,7 @@ from PIL import Image
 
 import featviz_core as fv
 from pages.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
-from pages.shared import show_messages
+from pages.shared import keep_choice, persistent_choice, show_messages, stop_page
 from pages.sidebar import build_context
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
@@ -47,6 +47,47 @@ def prediction(model: fv.LoadedModel, captured: fv.Capture) -> None:
                     width="stretch", key="prediction", config={"displayModeBar": False})
 
 
+def file_stem(model: fv.LoadedModel, layer: str) -> str:
+    """featviz_<model>_<weights>_<layer>, safe as a file name; untrained weights say so in the name."""
+    weights = "untrained" if not model.trained else "".join(ch if ch.isalnum() else "-" for ch in model.weights)[:40]
+    name = "".join(ch if ch.isalnum() or ch in "._" else "-" for ch in f"{model.name}_{weights}_{layer}")
+    return f"featviz_{name}".strip("-")
+
+
+def downloads(model: fv.LoadedModel, image_name: str, captured: fv.Capture, fmap: fv.FeatureMap,
+              stats: fv.ChannelStats, order: list[int], display: dict) -> None:
+    """The grid as a slide-ready PNG, the raw arrays, the statistics; files are built only when clicked."""
+    stem = file_stem(model, fmap.name)
+    caption = (f"{model.label} · {fmap.name} ({fmap.module_type}) · {fv.NORMALIZATIONS[display['normalize']]} · "
+               f"{display['colormap']} · {image_name}")
+    png, npy, npz, csv = st.columns(4)
+    with_caption = png.toggle("Caption on the PNG", value=True, key="png_caption")
+    png.download_button(
+        "Grid as PNG", key="download_png", file_name=f"{stem}.png", mime="image/png", on_click="ignore",
+        icon=":material/image:", data=lambda: fv.grid_png(fmap, order=order, caption=caption if with_caption else None, **display),
+    )
+    npy.download_button(
+        "This layer as .npy", key="download_npy", file_name=f"{stem}.npy", mime="application/octet-stream",
+        on_click="ignore", icon=":material/data_array:", data=lambda: fv.layer_npy(fmap),
+    )
+    size = fv.capture_npz_size(captured)
+    if size > fv.NPZ_MAX_BYTES:
+        npz.button("All layers as .npz", key="download_npz", disabled=True,
+                   help=f"{size / 2**20:.0f} MB: over the {fv.NPZ_MAX_BYTES / 2**20:.0f} MB limit; download layers one by one.")
+    else:
+        npz.download_button(
+            f"All layers as .npz ({size / 2**20:.0f} MB)", key="download_npz",
+            file_name=f"{file_stem(model, 'all-layers')}.npz", mime="application/octet-stream", on_click="ignore",
+            icon=":material/folder_zip:", data=lambda: fv.capture_npz(captured),
+        )
+        if size > fv.NPZ_WARN_BYTES:
+            npz.caption(f"Large: {size / 2**20:.0f} MB uncompressed.")
+    csv.download_button(
+        "Statistics as CSV", key="download_csv", file_name=f"{stem}_stats.csv", mime="text/csv",
+        on_click="ignore", icon=":material/table:", data=fv.stats_csv(stats),
+    )
+
+
 def channel_statistics(stats: fv.ChannelStats) -> None:
     """Every channel's figures; selecting a row opens that channel up close."""
     with st.expander(f"Channel statistics ({stats.channels} channels) · select a row to look closer", expanded=False):
@@ -71,10 +112,11 @@ def channel_statistics(stats: fv.ChannelStats) -> None:
 def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.FeatureMap, stats: fv.ChannelStats,
                     colormap: str) -> None:
     st.subheader("One channel up close")
-    if st.session_state.get("channel", 0) >= stats.channels:
-        st.session_state["channel"] = 0
+    persistent_choice("channel", list(range(stats.channels)), 0, "channel", parse=int)
     left, right = st.columns([1, 3])
-    channel = left.number_input("Channel", min_value=0, max_value=stats.channels - 1, step=1, key="channel")
+    channel = left.number_input("Channel", min_value=0, max_value=stats.channels - 1, step=1, key="channel",
+                                bind="query-params")
+    keep_choice("channel")
     row = stats.rows()[channel]
     flags = [flag for flag in ("dead", "constant", "noise_like") if row[flag]]
     right.markdown(
@@ -108,11 +150,12 @@ def inside_layer(model: fv.LoadedModel, fmap: fv.FeatureMap) -> None:
 
 
 st.title("featviz · what the network sees")
+messages = st.container()
 ctx = build_context()
-show_messages(ctx)
 if ctx.captured is None or ctx.model is None:
+    show_messages(ctx, messages)
     st.info("Choose an image and a model in the sidebar.")
-    st.stop()
+    stop_page(ctx, messages)
 model, captured, image = ctx.model, ctx.captured, ctx.image
 
 with st.sidebar:
@@ -144,12 +187,12 @@ with fourth:
 st.markdown(f"**{fmap.name}**: {stats.summary()}")
 if not order:
     st.info("No channels left to show: every channel is dead. Turn off *Hide dead channels*.")
-    st.stop()
+    stop_page(ctx, messages)
 try:
     figure = fv.channel_grid(fmap, subtitle=model.label, order=order, **display)
 except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
-    st.stop()
+    stop_page(ctx, messages)
 st.plotly_chart(figure, width="stretch", key="grid", config={"displaylogo": False, "scrollZoom": False})
 meta = figure.layout.meta["featviz"]
 by = st.session_state.get("order_by", "index")
@@ -163,6 +206,8 @@ st.caption(
     "Drag to zoom, double-click to reset; hover for channel, position and raw value."
 )
 
+downloads(model, ctx.image.name, captured, fmap, stats, order, display)
 channel_statistics(stats)
 channel_closeup(model, captured, fmap, stats, display["colormap"])
 inside_layer(model, fmap)
+show_messages(ctx, messages)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.shared import show_messages
+from pages.shared import show_messages, stop_page
 from pages.sidebar import build_context
 
 st.title("Model overview")
+messages = st.container()
 ctx = build_context()
-show_messages(ctx)
 if ctx.captured is None or ctx.model is None:
-    st.stop()
+    stop_page(ctx, messages)
 model, captured = ctx.model, ctx.captured
 summary = fv.layer_summary(model, captured)
 top = fv.predict(model, captured, top=1)
@@ -45,3 +45,26 @@ st.caption(
     "Sparsity is the fraction of exact zeros in the layer's output (ReLU layers make them). Dead channels "
     "are channels that are zero everywhere for this image. Parameters are the module's own, blocks included."
 )
+
+st.subheader("Model review report")
+st.caption("One self-contained HTML file: input image, prediction, the grids of the layers you mark, and the "
+           "table above. It opens offline in any browser.")
+layers = list(captured)
+default_marks = [layer for layer in (fv.default_layer(captured), st.session_state.get("chosen_layer")) if layer in layers]
+marked = st.multiselect("Layers to include", layers, default=list(dict.fromkeys(default_marks)), key="report_layers")
+
+
+def report() -> str:
+    grids = [(f"{name} · {captured[name].module_type} · {' × '.join(map(str, captured[name].shape))}",
+              fv.grid_png(captured[name], caption=f"{model.label} · {name}")) for name in marked]
+    return fv.review_report(
+        title=f"featviz review: {model.name}", model_label=model.label, image=ctx.image.image,
+        image_name=ctx.image.name, predictions=fv.predict(model, captured, top=5),
+        summary=fv.layer_summary(model, captured), grids=grids, settings="grids: per-channel min–max, viridis",
+    )
+
+
+st.download_button("Download the review report (HTML)", key="download_report", data=report, mime="text/html",
+                   file_name=f"featviz_review_{model.name}.html", on_click="ignore", icon=":material/description:",
+                   disabled=not marked)
+show_messages(ctx, messages)

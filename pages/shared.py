@@ -73,6 +73,12 @@ def recheck_weights() -> None:
     _probe_download.clear()
 
 
+def stop_page(ctx: Context, box) -> None:
+    """Stop the page here, after showing its messages."""
+    show_messages(ctx, box)
+    st.stop()
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
@@ -91,23 +97,51 @@ def last_good(key: str) -> Optional[object]:
     return st.session_state.get(f"last_good_{key}")
 
 
-def show_messages(ctx: Context) -> None:
-    """Errors and warnings about the image or model, under the page title."""
-    for problem in ctx.problems:
-        st.error(problem)
-    for notice in ctx.notices:
-        st.warning(notice)
+def show_messages(ctx: Context, box=None) -> None:
+    """Errors and warnings about the image or model, and notes on a shared link.
+
+    Pages call this last, into a container made under their title (``box``), so notes raised anywhere on
+    the page (a layer or channel in a link that does not exist) still appear at the top.
+    """
+    with box if box is not None else st.container():
+        for note in st.session_state.pop("link_notes", []):
+            st.info(note)
+        for problem in ctx.problems:
+            st.error(problem)
+        for notice in ctx.notices:
+            st.warning(notice)
 
 
-def persistent_choice(key: str, options: list, default: object) -> None:
-    """Start widget ``key`` on its current value, else the value last chosen on any page, else ``default``.
+def persistent_choice(key: str, options: list, default: object, what: str = "", parse=str, format_func=None) -> None:
+    """Start widget ``key`` on: its current value; else a shared link's value; else the value last chosen on
+    any page; else ``default``.
 
     The value is always written through the Session State API: a widget with the same key on another page
-    is a new widget, and would otherwise start on its first option.
+    is a new widget, and would otherwise start on its first option. A link value that is not among the
+    options (an unknown model, a layer this model lacks) is reported once and replaced by the default.
+    Streamlit's query-parameter binding writes an option's displayed label (``format_func``) into the URL,
+    so labels are mapped back to options.
     """
     current = st.session_state.get(key)
+    if current is None and key in st.query_params:  # a fresh session opened from a shared link
+        raw = st.query_params[key]
+        by_label = {str(format_func(option)): option for option in options} if format_func else {}
+        try:
+            current = by_label[raw] if raw in by_label else parse(raw)
+        except (TypeError, ValueError):
+            current = None
+        if current not in options:
+            link_note(f"The link asked for {what or key} **{raw}**, which is not available here; showing "
+                      f"**{default}** instead.")
     remembered = st.session_state.get(f"chosen_{key}")
     st.session_state[key] = current if current in options else remembered if remembered in options else default
+
+
+def link_note(text: str) -> None:
+    """Say once, above the page, what of a shared link could not be restored."""
+    notes = st.session_state.setdefault("link_notes", [])
+    if text not in notes:
+        notes.append(text)
 
 
 def keep_choice(key: str) -> None:

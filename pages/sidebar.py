@@ -21,6 +21,7 @@ from pages.shared import (
     digest,
     keep_choice,
     last_good,
+    link_note,
     persistent_choice,
     recheck_weights,
     remember,
@@ -74,14 +75,15 @@ def pick_image() -> tuple[ImageChoice, list[str]]:
     """Sample, upload or camera. A file that fails to decode is reported and the last good image stays."""
     problems: list[str] = []
     st.header("1 · Image", divider="gray")
-    persistent_choice("source", list(SOURCES), SOURCES[0])
-    source = st.radio("Source", SOURCES, horizontal=True, key="source")
+    persistent_choice("source", list(SOURCES), SOURCES[0], "image source")
+    linked_upload = st.query_params.get("source") in ("Upload", "Camera") and "last_good_image" not in st.session_state
+    source = st.radio("Source", SOURCES, horizontal=True, key="source", bind="query-params")
     keep_choice("source")
     candidate: tuple[bytes, str] | None = None
     if source == "Sample":
         samples = fv.list_samples()
-        persistent_choice("sample", samples, fv.DEFAULT_SAMPLE)
-        sample = st.selectbox("Sample image", samples, key="sample")
+        persistent_choice("sample", samples, fv.DEFAULT_SAMPLE, "sample image")
+        sample = st.selectbox("Sample image", samples, key="sample", bind="query-params")
         keep_choice("sample")
         st.caption(fv.sample_description(sample))
         candidate = (fv.sample_bytes(sample), sample)
@@ -97,6 +99,11 @@ def pick_image() -> tuple[ImageChoice, list[str]]:
         if shot is not None:
             candidate = (shot.getvalue(), "camera snapshot")
 
+    if linked_upload and candidate is None:
+        link_note(
+            "This link was shared from an uploaded or camera image, which cannot travel in a link: everything "
+            f"else is restored, on the sample **{fv.DEFAULT_SAMPLE}** until you give the image again."
+        )
     choice: ImageChoice | None = None
     if candidate is not None:
         try:
@@ -124,27 +131,30 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
     """Model and weights. Returns (model or None, cache key, problems for the main area)."""
     st.header("2 · Model", divider="gray")
     options = [*fv.available_models(), OWN_MODEL]
-    persistent_choice("model", options, DEFAULT_MODEL)
-    name = st.selectbox("Model", options, key="model", format_func=_model_label, help="Type to search.")
+    persistent_choice("model", options, DEFAULT_MODEL, "model", format_func=_model_label)
+    name = st.selectbox("Model", options, key="model", format_func=_model_label, help="Type to search.",
+                        bind="query-params")
     keep_choice("model")
     if name == OWN_MODEL:
         return pick_own_model()
     bundled = name == DEFAULT_MODEL
     if bundled:
         meta = fv.digits.metadata()
-        pretrained_label = f"Trained by featviz ({meta['test_accuracy']:.1%} on held-out digits)"
+        pretrained_label, state_note = "Trained by featviz", f"{meta['test_accuracy']:.1%} on held-out digits"
         file, state = None, fv.WeightsState.CACHED
     else:
         file, state = weights_status(name)
-        badge = {
+        pretrained_label = f"Pretrained {file.weights}"
+        state_note = {
             fv.WeightsState.CACHED: "cached on this machine",
             fv.WeightsState.DOWNLOADABLE: "will be downloaded",
             fv.WeightsState.UNAVAILABLE: "not on this machine",
         }[state]
-        pretrained_label = f"Pretrained {file.weights} ({badge})"
+    # labels stay the same on every machine (they travel in shared links); the state goes in the caption
     labels = {"pretrained": pretrained_label, "untrained": "Untrained (random)", "upload": "Upload a weights file (.pth)"}
-    persistent_choice("weights", list(labels), "pretrained")
-    weights = st.radio("Weights", list(labels), key="weights", format_func=labels.get)
+    persistent_choice("weights", list(labels), "pretrained", "weights", format_func=labels.get)
+    weights = st.radio("Weights", list(labels), key="weights", format_func=labels.get, bind="query-params",
+                       captions=[state_note, "", ""])
     keep_choice("weights")
 
     if weights == "upload":

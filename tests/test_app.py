@@ -155,7 +155,7 @@ def test_zoo_weights_from_the_seeded_cache_are_used_and_named(torch_home):
     seed_resnet18(torch_home)
     at = choose_model(start(), "resnet18")
     assert at.sidebar.radio(key="weights").value == "pretrained"
-    assert "cached on this machine" in at.sidebar.radio(key="weights").options[0]
+    assert at.sidebar.radio(key="weights").proto.captions[0] == "cached on this machine"
     assert "IMAGENET1K_V1" in title(at) and "UNTRAINED" not in title(at)
     assert not at.warning and not at.error
     assert at.metric[0].label.startswith("Prediction")  # ImageNet class names

@@ -13,6 +13,7 @@ import time
 import pytest
 import torch
 import torchvision
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from tests.browser import (
@@ -159,3 +160,31 @@ def test_compare_layers_compare_images_and_overview_pages_draw(page):
             )
     page.locator("[data-testid='stDataFrame']").wait_for()  # the overview table (its only data grid)
     page.get_by_text("10 layer outputs from one forward pass").wait_for()
+
+
+def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, browser, app_url):
+    use_untrained_zoo_model(page, "resnet18")
+    choose(page, "Layer", "layer2.0.conv1")
+    wait_for_grid(page, "layer2.0.conv1 · Conv2d")
+    choose(page, "Normalization", "Symmetric around zero")
+    wait_for_meta(page, "normalization", "symmetric")
+    page.wait_for_function("() => location.search.includes('normalization=Symmetric') && location.search.includes('layer=')")
+    link = page.url
+    fresh = browser.new_context(viewport=VIEWPORT)  # no cookies, no session: like a colleague's browser
+    other = fresh.new_page()
+    other.goto(link)
+    wait_for_grid(other, "layer2.0.conv1 · Conv2d · all 128 channels of 28×28")
+    wait_for_meta(other, "normalization", "symmetric")
+    assert "UNTRAINED" in grid_title(other)
+    assert "layer2.0.conv1" in other.locator(".st-key-layer input").input_value()  # the select shows its value here
+    assert other.locator(".st-key-normalization input").input_value() == "Symmetric around zero"
+    fresh.close()
+
+
+def test_download_the_grid_as_a_png(page):
+    with page.expect_download(timeout=60_000) as download:
+        page.locator(".st-key-download_png button").click()
+    assert download.value.suggested_filename == "featviz_digits_cnn_featviz-digits--bundled-_conv1.png"
+    picture = Image.open(download.value.path())
+    picture.verify()
+    assert picture.width > 800 and picture.height > 600
