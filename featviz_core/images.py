@@ -10,11 +10,12 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import limits
 from .errors import ImageError, short_message
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO, Image.Image]
@@ -23,10 +24,6 @@ ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO, Image.I
 SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF")
 #: File extensions offered in upload dialogs.
 UPLOAD_EXTENSIONS: tuple[str, ...] = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
-#: Largest file accepted, in bytes.
-MAX_FILE_BYTES = 50 * 1024 * 1024
-#: Largest image accepted, in pixels (width × height), checked before decoding.
-MAX_PIXELS = 40_000_000
 
 _EXIF_ORIENTATION = 0x0112
 NOTES_KEY = "featviz_notes"
@@ -36,8 +33,8 @@ NOTES_KEY = "featviz_notes"
 def load_image(
     source: ImageSource,
     *,
-    max_pixels: int = MAX_PIXELS,
-    max_bytes: int = MAX_FILE_BYTES,
+    max_pixels: Optional[int] = None,
+    max_bytes: Optional[int] = None,
 ) -> Image.Image:
     """Return ``source`` as an upright 8-bit RGB image.
 
@@ -45,8 +42,12 @@ def load_image(
     to get there (EXIF rotation, first frame of an animation, transparency flattened onto white, 16-bit
     depth scaled) is listed in ``image.info["featviz_notes"]`` so the UI can say so.
 
-    Raises :class:`ImageError` for anything that is not a decodable image of a supported format and size.
+    Raises :class:`ImageError` for anything that is not a decodable image of a supported format and size
+    (limits: :mod:`featviz_core.limits`). Nothing else escapes: a file damaged in a way that trips Pillow
+    up anywhere is reported as damaged.
     """
+    max_pixels = max_pixels or limits.max_image_pixels()
+    max_bytes = max_bytes or limits.max_image_bytes()
     if isinstance(source, Image.Image):
         return _to_rgb(source, notes=[])
     data = _read_bytes(source, max_bytes)
@@ -57,6 +58,7 @@ def load_image(
         raise ImageError(f"{kind} files are not supported. Please use PNG, JPEG, WebP, BMP, GIF or TIFF.")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on corrupt tags: damage is reported here
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=_registered_formats())
             _check_size(image.size, max_pixels)
@@ -74,21 +76,32 @@ def load_image(
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"The image is too large to open safely: over the limit of {max_pixels:,} pixels.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        raise ImageError(f"The image file is damaged or truncated and cannot be decoded ({short_message(exc)}).") from None
     except MemoryError:
         raise ImageError("The image needs more memory to decode than this server can give it.") from None
+    except Exception as exc:  # noqa: BLE001 - corrupt input can trip any of Pillow's decoders in any way
+        raise ImageError(_damaged(exc)) from None
     fmt = image.format or "image"
     upright = image
     try:
-        if image.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
-            upright = ImageOps.exif_transpose(image)
-            notes.append("rotated upright as its EXIF orientation asks")
-    except Exception:  # a broken EXIF block must not lose an otherwise fine picture
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            if image.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
+                upright = ImageOps.exif_transpose(image)
+                notes.append("rotated upright as its EXIF orientation asks")
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise fine picture
         upright = image
-    result = _to_rgb(upright, notes)
+    try:
+        result = _to_rgb(upright, notes)
+    except MemoryError:
+        raise ImageError("The image needs more memory to convert than this server can give it.") from None
+    except Exception as exc:  # noqa: BLE001 - a mode or palette damaged in ways only conversion finds
+        raise ImageError(_damaged(exc)) from None
     result.info["format"] = fmt
     return result
+
+
+def _damaged(exc: BaseException) -> str:
+    return f"The image file is damaged or truncated and cannot be decoded ({short_message(exc)})."
 
 
 def _registered_formats() -> list[str]:

@@ -26,6 +26,7 @@ from torchvision.transforms import v2
 
 from .errors import ModelError, short_message
 from .models import LoadedModel, best_device
+from .uploads import check_size
 
 ALLOW_ENV = "FEATVIZ_ALLOW_TORCHSCRIPT"
 _NAME_ATTRIBUTE = "__featviz_name"
@@ -160,6 +161,7 @@ def load_torchscript(
             f"This server does not accept TorchScript uploads ({ALLOW_ENV}=0): a TorchScript file is a "
             "program and runs on the server. Upload a state dict for a zoo architecture instead."
         )
+    check_size(data, filename)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice

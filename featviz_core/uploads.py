@@ -17,13 +17,10 @@ from typing import Mapping, Optional
 import torch
 from torch import nn
 
-from . import digits
+from . import digits, limits
 from .errors import ModelError, short_message
 from .models import BUNDLED_WEIGHTS, LoadedModel, best_device, load_model
 from .weights import weights_file
-
-MAX_UPLOAD_BYTES = 600 * 1024 * 1024
-"""Largest weights or model file accepted (vgg19_bn's checkpoint is 548 MB)."""
 
 EXPORT_HINT = (
     "Export it in one of these forms instead: the weights alone with "
@@ -62,8 +59,7 @@ def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.
     """Read a state dict from uploaded bytes; common checkpoint wrappers ({'state_dict': ...}) are opened."""
     if not data:
         raise ModelError(f"{filename} is empty.")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ModelError(f"{filename} is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB.")
+    check_size(data, filename)
     if is_torchscript(data):
         raise ModelError(f"{filename} is a TorchScript model, not a state dict: choose *Your own model* to use it.")
     try:
@@ -81,6 +77,13 @@ def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.
     if state is None:
         raise ModelError(f"{filename} does not contain a state dict (a mapping of names to tensors). " + EXPORT_HINT)
     return state
+
+
+def check_size(data: bytes, filename: str) -> None:
+    """Refuse a weights or model file over the server's limit (FEATVIZ_MAX_WEIGHTS_MB)."""
+    limit = limits.max_weights_bytes()
+    if len(data) > limit:
+        raise ModelError(f"{filename} is {len(data) / 2**20:.1f} MB; this server accepts up to {limit / 2**20:.0f} MB.")
 
 
 def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor]) -> StateDictReport:
