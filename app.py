@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+import featviz_core as fv
+
+fv.tune_allocator()  # reuse freed memory across captures (see featviz_core/allocator.py); once per process
+
 
 st.set_page_config(page_title="featviz", page_icon=":material/grid_view:", layout="wide")
 

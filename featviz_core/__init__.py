@@ -8,6 +8,8 @@
 >>> fv.predict(model, maps)[0]                       # ('7', 0.99...)
 """
 
+from .allocator import tune_allocator
+from .cache import LRUCache, activation_cache, compact, figure_cache
 from .capture import Capture, FeatureMap, capture
 from .colormaps import COLORMAPS, DIVERGING
 from .errors import FeatvizError, ImageError, LayerError, ModelError, WeightsUnavailableError
@@ -46,6 +48,11 @@ from .uploads import StateDictReport, check_state_dict, load_with_state_dict, re
 from .weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
 
 __all__ = [
+    "tune_allocator",
+    "figure_cache",
+    "compact",
+    "activation_cache",
+    "LRUCache",
     "NPZ_WARN_BYTES",
     "NPZ_MAX_BYTES",
     "stats_csv",

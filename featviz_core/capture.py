@@ -180,7 +180,7 @@ class _Recorder:
             tensor, note = _first_tensor(output)
             if tensor is None:
                 return
-            # clone: a later in-place op (ReLU(inplace=True), +=) would overwrite a stored reference
+            # copy: a later in-place op (ReLU(inplace=True), +=) would overwrite a stored reference
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             shape = tuple(first.shape[1:]) if first is not None and first.dim() > 0 else None
             self._records.append((name, (tensor.detach().clone(), note, shape)))

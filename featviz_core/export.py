@@ -117,8 +117,11 @@ def layer_npy(fmap: FeatureMap) -> bytes:
 
 
 def capture_npz_size(captured: Capture) -> int:
-    """Bytes the every-layer archive would take (uncompressed), to warn before building it."""
-    return captured.nbytes
+    """Bytes the every-layer archive takes uncompressed, in float32 (a float16 cached capture counts double)."""
+    return sum(
+        fmap.tensor.numel() * (4 if fmap.tensor.is_floating_point() else fmap.tensor.element_size())
+        for fmap in captured.values()
+    )
 
 
 def capture_npz(captured: Capture, max_bytes: int = NPZ_MAX_BYTES) -> bytes:

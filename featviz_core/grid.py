@@ -6,8 +6,9 @@ from four traces whatever the channel count:
 1. the mosaic: all tiles colour-mapped here and sent as one 8-bit palette PNG (an image trace), which is
    about a byte per pixel before compression and draws pixel-exact at any zoom;
 2. a transparent heatmap over it that carries the raw values for hover (channel, position, value). It is
-   pooled to at most :data:`HOVER_MAX_CELLS` cells, because four bytes per pixel of hover data would
-   otherwise outweigh the picture many times; the hover says when a value is a block mean;
+   pooled into k×k block means so that the whole figure stays near :data:`FIGURE_BUDGET` (2 MB): seven to
+   ten bytes per pixel of hover data would otherwise outweigh the picture many times. The hover says when
+   a value is a block mean;
 3. the channel numbers as one text trace, in a strip above each tile;
 4. an empty marker trace whose colour bar states the scale in raw units (or 0–1 per channel).
 """
@@ -35,7 +36,11 @@ from .shapes import ChannelView, channel_view
 DISPLAY_WIDTH = 900
 """Width in screen pixels the grid is laid out for; the label strip and figure height follow from it."""
 HOVER_MAX_CELLS = 100_000
-"""Most hover cells per figure (each costs 10 bytes of JSON before base64)."""
+"""Most hover cells per figure (each costs 7 or 10 bytes of JSON before base64)."""
+HOVER_MIN_CELLS = 50_000
+FIGURE_BUDGET = 2_000_000
+"""Bytes of figure JSON aimed for: the hover layer gets what the picture leaves (never below
+:data:`HOVER_MIN_CELLS` cells, so a very large layer can still exceed it)."""
 LABEL_PX = 13
 """Height on screen of the strip above each tile that holds its channel number."""
 TARGET_ASPECT = 1.25
@@ -164,7 +169,7 @@ def channel_grid(
             x0=0, dx=1, y0=0, dy=1, hoverinfo="skip", name="mosaic",
         )
     )
-    figure.add_trace(_hover_trace(view, layout, shown))
+    figure.add_trace(_hover_trace(view, layout, shown, FIGURE_BUDGET - len(figure.data[0].source)))
     figure.add_trace(_label_trace(layout, shown, display_width))
     figure.add_trace(_colorbar_trace(normalized, colormap, value_name))
     heading = title or _default_title(fmap, view, len(shown))
@@ -199,20 +204,31 @@ def channel_grid(
     return figure
 
 
-def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int]) -> go.Heatmap:
-    """Invisible heatmap with raw values (block means when pooled) and (channel, y, x) for each cell."""
+def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], budget: int) -> go.Heatmap:
+    """Invisible heatmap with raw values (block means when pooled) and (channel, y, x) for each cell.
+
+    ``budget`` is the JSON bytes left for it; pooling to k×k blocks keeps it within that.
+    """
     c, h, w = len(shown), layout.height, layout.width
-    k = max(1, math.ceil(math.sqrt(c * h * w / HOVER_MAX_CELLS)))
+    # one byte per index where channel, y and x all fit (≤ 256 channels, maps ≤ 256 px): 30 % less JSON
+    index_type = np.uint8 if max(max(shown), h - 1, w - 1) <= 255 else np.uint16
+    cell_bytes = 4 * (4 + 3 * np.dtype(index_type).itemsize) / 3  # float32 value + three indices, base64
+    cells = int(min(max((budget - 60_000) / cell_bytes, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
+    k = max(1, math.ceil(math.sqrt(c * h * w / cells)))
+    while k > 1 and _hover_cells(layout, math.ceil(h / (k - 1)), math.ceil(w / (k - 1))) <= cells:
+        k -= 1  # the estimate above can be one step coarse
+    while _hover_cells(layout, math.ceil(h / k), math.ceil(w / k)) > cells and k < max(h, w):
+        k += 1  # cells include each tile's label strip and gap
     maps = view.maps[shown]
     pooled = F.avg_pool2d(maps.unsqueeze(1), k, k, ceil_mode=True).squeeze(1) if k > 1 else maps
     hh, ww = pooled.shape[1:]
     hover = MosaicLayout(c, hh, ww, layout.cols, gap=1, label=1)
     z = tile(pooled.numpy().astype(np.float32), hover, np.nan)
-    ys = np.arange(hh, dtype=np.uint16) * k
-    xs = np.arange(ww, dtype=np.uint16) * k
+    ys = np.arange(hh, dtype=index_type) * k
+    xs = np.arange(ww, dtype=index_type) * k
     ident = np.stack(
         [
-            np.broadcast_to(np.asarray(shown, np.uint16)[:, None, None], (c, hh, ww)),
+            np.broadcast_to(np.asarray(shown, index_type)[:, None, None], (c, hh, ww)),
             np.broadcast_to(ys[None, :, None], (c, hh, ww)),
             np.broadcast_to(xs[None, None, :], (c, hh, ww)),
         ],
@@ -234,6 +250,11 @@ def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int]) -> g
         opacity=0,
         name="values",
     )
+
+
+def _hover_cells(layout: MosaicLayout, hh: int, ww: int) -> int:
+    """Cells of the hover grid for pooled tiles of hh×ww: a strip row and a gap row and column per tile."""
+    return (layout.rows * (hh + 2) - 1) * (layout.cols * (ww + 1) - 1)
 
 
 def _centres(tiles: int, cells: int, k: int, size: int, pitch: int, offset: int) -> np.ndarray:

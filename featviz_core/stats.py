@@ -60,8 +60,11 @@ class ChannelStats:
 
     def rows(self) -> list[dict]:
         """One dict per channel, for tables."""
-        return [
-            {
+        return [self.row(c) for c in range(self.channels)]
+
+    def row(self, c: int) -> dict:
+        """One channel's figures."""
+        return {
                 "channel": c,
                 "mean": float(self.mean[c]),
                 "max": float(self.max[c]),
@@ -74,8 +77,6 @@ class ChannelStats:
                 "constant": bool(self.constant[c]),
                 "noise_like": bool(self.noise_like[c]),
             }
-            for c in range(self.channels)
-        ]
 
     def order(self, by: str = "index", descending: bool = True, top: int | None = None,
               hide_dead: bool = False) -> list[int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 import warnings
 from contextlib import contextmanager
@@ -32,19 +33,31 @@ ALLOW_ENV = "FEATVIZ_ALLOW_TORCHSCRIPT"
 _NAME_ATTRIBUTE = "__featviz_name"
 _MARK_ATTRIBUTE = "__featviz_instrumented"
 
-_library = torch.library.Library("featviz", "DEF")
-_library.define("record(str name, Tensor(a) t) -> Tensor(a)")
 _local = threading.local()
 
 
 def _record(name: str, tensor: torch.Tensor) -> torch.Tensor:
-    sink = getattr(_local, "sink", None)
+    # Looked up through sys.modules, not this module's globals: after Streamlit reloads featviz_core the
+    # operator registered by the first import must reach the current module's recordings.
+    sink = getattr(sys.modules[__name__]._local, "sink", None)
     if sink is not None:
         sink.append((name, (tensor.detach().clone(), "", None)))  # (copy, note, input shape): as the hooks record
     return tensor
 
 
-_library.impl("record", _record, "CompositeExplicitAutograd")
+def _register_operator() -> None:
+    """Define featviz::record once per process (a second definition raises, e.g. on a module reload)."""
+    if hasattr(torch.ops.featviz, "record"):
+        return
+    library = torch.library.Library("featviz", "DEF")
+    library.define("record(str name, Tensor(a) t) -> Tensor(a)")
+    library.impl("record", _record, "CompositeExplicitAutograd")
+    _LIBRARIES.append(library)  # the registration lives as long as this object
+
+
+_LIBRARIES: list = getattr(torch.library, "_featviz_libraries", [])
+torch.library._featviz_libraries = _LIBRARIES  # kept on a module that is never reloaded
+_register_operator()
 
 
 def torchscript_allowed() -> bool:

@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import show_messages, stop_page
+from pages.shared import cached_stats, show_messages, stop_page
 from pages.sidebar import build_context
 
 
@@ -36,7 +36,7 @@ st.markdown(
 for column, layer, side in zip(st.columns(2), (first, second), ("left", "right")):
     with column:
         fmap = captured[layer]
-        st.caption(fv.channel_stats(fmap).summary())
+        st.caption(cached_stats((ctx.image.digest, ctx.model_key), fmap).summary())
         figure = fv.channel_grid(fmap, subtitle=model.label, display_width=600, **display)
         st.plotly_chart(figure, width="stretch", key=f"layer_{side}", config={"displaylogo": False})
 show_messages(ctx, messages)

@@ -7,7 +7,7 @@ from PIL import Image
 
 import featviz_core as fv
 from pages.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
-from pages.shared import keep_choice, persistent_choice, show_messages, stop_page
+from pages.shared import cached_grid, cached_stats, keep_choice, persistent_choice, show_messages, stop_page
 from pages.sidebar import build_context
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
@@ -54,9 +54,17 @@ def file_stem(model: fv.LoadedModel, layer: str) -> str:
     return f"featviz_{name}".strip("-")
 
 
-def downloads(model: fv.LoadedModel, image_name: str, captured: fv.Capture, fmap: fv.FeatureMap,
+def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.FeatureMap,
               stats: fv.ChannelStats, order: list[int], display: dict) -> None:
-    """The grid as a slide-ready PNG, the raw arrays, the statistics; files are built only when clicked."""
+    """The grid as a slide-ready PNG, the raw arrays, the statistics; files are built only when clicked.
+
+    The cache keeps activations in float16, so raw-value downloads run the model again in float32.
+    """
+    image_name = image.name
+
+    def exact() -> fv.Capture:
+        return fv.capture(model, image.image)
+
     stem = file_stem(model, fmap.name)
     caption = (f"{model.label} · {fmap.name} ({fmap.module_type}) · {fv.NORMALIZATIONS[display['normalize']]} · "
                f"{display['colormap']} · {image_name}")
@@ -68,7 +76,7 @@ def downloads(model: fv.LoadedModel, image_name: str, captured: fv.Capture, fmap
     )
     npy.download_button(
         "This layer as .npy", key="download_npy", file_name=f"{stem}.npy", mime="application/octet-stream",
-        on_click="ignore", icon=":material/data_array:", data=lambda: fv.layer_npy(fmap),
+        on_click="ignore", icon=":material/data_array:", data=lambda: fv.layer_npy(exact()[fmap.name]),
     )
     size = fv.capture_npz_size(captured)
     if size > fv.NPZ_MAX_BYTES:
@@ -78,19 +86,23 @@ def downloads(model: fv.LoadedModel, image_name: str, captured: fv.Capture, fmap
         npz.download_button(
             f"All layers as .npz ({size / 2**20:.0f} MB)", key="download_npz",
             file_name=f"{file_stem(model, 'all-layers')}.npz", mime="application/octet-stream", on_click="ignore",
-            icon=":material/folder_zip:", data=lambda: fv.capture_npz(captured),
+            icon=":material/folder_zip:", data=lambda: fv.capture_npz(exact()),
         )
         if size > fv.NPZ_WARN_BYTES:
             npz.caption(f"Large: {size / 2**20:.0f} MB uncompressed.")
     csv.download_button(
         "Statistics as CSV", key="download_csv", file_name=f"{stem}_stats.csv", mime="text/csv",
-        on_click="ignore", icon=":material/table:", data=fv.stats_csv(stats),
+        on_click="ignore", icon=":material/table:", data=lambda: fv.stats_csv(stats),
     )
 
 
 def channel_statistics(stats: fv.ChannelStats) -> None:
     """Every channel's figures; selecting a row opens that channel up close."""
-    with st.expander(f"Channel statistics ({stats.channels} channels) · select a row to look closer", expanded=False):
+    box = st.expander(f"Channel statistics ({stats.channels} channels) · select a row to look closer",
+                      key="stats_open", on_change="rerun")
+    if not box.open:  # built only when opened: 2048 rows cost every rerun otherwise
+        return
+    with box:
         st.caption(
             "Dead: every value is zero. Constant: one value everywhere. Noise-like: high-frequency energy above "
             f"{fv.NOISE_THRESHOLD} of white noise's (1 = as rough as white noise, 0 = smooth structure)."
@@ -107,6 +119,7 @@ def channel_statistics(stats: fv.ChannelStats) -> None:
         if rows and st.session_state.get("picked_row") != rows[0]:
             st.session_state["picked_row"] = rows[0]
             st.session_state["channel"] = int(rows[0])
+            st.session_state["closeup_open"] = True
 
 
 def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.FeatureMap, stats: fv.ChannelStats,
@@ -115,9 +128,9 @@ def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.Featur
     persistent_choice("channel", list(range(stats.channels)), 0, "channel", parse=int)
     left, right = st.columns([1, 3])
     channel = left.number_input("Channel", min_value=0, max_value=stats.channels - 1, step=1, key="channel",
-                                bind="query-params")
+                                bind="query-params", on_change=lambda: st.session_state.update(closeup_open=True))
     keep_choice("channel")
-    row = stats.rows()[channel]
+    row = stats.row(channel)
     flags = [flag for flag in ("dead", "constant", "noise_like") if row[flag]]
     right.markdown(
         f"mean {row['mean']:.4g} · max {row['max']:.4g} at {row['max_at']} · std {row['std']:.4g} · "
@@ -125,7 +138,10 @@ def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.Featur
         f"{'n/a' if row['hf_energy'] is None else format(row['hf_energy'], '.2f')}"
         + (f" · **{', '.join(f.replace('_', '-') for f in flags)}**" if flags else "")
     )
-    big, side = st.columns([3, 2])
+    box = st.expander(f"Heatmap, overlay and histogram of channel {channel}", key="closeup_open", on_change="rerun")
+    if not box.open:
+        return
+    big, side = box.columns([3, 2])
     big.plotly_chart(fv.channel_figure(fmap, channel, colormap), width="stretch", key="closeup")
     with side:
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity")
@@ -139,7 +155,10 @@ def inside_layer(model: fv.LoadedModel, fmap: fv.FeatureMap) -> None:
     conv = fv.conv_module(model, fmap.name)
     if conv is None:
         return
-    with st.expander("Inside this layer: its filters and its output shape", expanded=False):
+    box = st.expander("Inside this layer: its filters and its output shape", key="inside_open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
         for line in fv.output_shape_explainer(conv, fmap.input_shape):
             st.markdown(f"`{line}`")
         rgb_input = conv.weight.shape[1] == 3
@@ -164,7 +183,8 @@ with st.sidebar:
     st.header("4 · Display", divider="gray")
     display = pick_display()
     fmap = captured[layer]
-    stats = fv.channel_stats(fmap)
+    capture_key = (image.digest, ctx.model_key)
+    stats = cached_stats(capture_key, fmap)
     order = pick_channel_order(stats)
 
 view = fv.channel_view(fmap.tensor)
@@ -189,7 +209,7 @@ if not order:
     st.info("No channels left to show: every channel is dead. Turn off *Hide dead channels*.")
     stop_page(ctx, messages)
 try:
-    figure = fv.channel_grid(fmap, subtitle=model.label, order=order, **display)
+    figure = cached_grid(capture_key, fmap, order, model.label, **display)
 except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
     stop_page(ctx, messages)
@@ -206,7 +226,7 @@ st.caption(
     "Drag to zoom, double-click to reset; hover for channel, position and raw value."
 )
 
-downloads(model, ctx.image.name, captured, fmap, stats, order, display)
+downloads(model, ctx.image, captured, fmap, stats, order, display)
 channel_statistics(stats)
 channel_closeup(model, captured, fmap, stats, display["colormap"])
 inside_layer(model, fmap)

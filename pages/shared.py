@@ -1,10 +1,12 @@
 """Streamlit glue shared by the pages: caches around featviz_core and the last good state.
 
 Everything heavy is cached: a bundled or zoo model once per process for every session
-(``cache_resource``; featviz_core never mutates it), a capture per (image bytes, model) (``cache_data``),
-so changing the layer, the normalization or the colour map never runs the model again. Cache keys are
-short strings (digests), so a rerun never re-hashes a large array. Models people upload live in their
-own session only.
+(``cache_resource``, at most :data:`MODEL_CACHE_ENTRIES`; featviz_core never mutates it), and in
+:func:`caches` one capture per (image bytes, model) in float16, each layer's statistics, and built grid
+figures, so changing the layer, the normalization or the colour map never runs the model again. These are
+featviz_core's byte-bounded LRU caches rather than ``st.cache_data``, which bounds only the entry count
+and unpickles a full copy of every layer on each hit. Keys are short strings (digests), so a rerun never
+re-hashes a large array. Models people upload live in their own session only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import streamlit as st
 
 import featviz_core as fv
 
-CAPTURE_CACHE_ENTRIES = 12
+MODEL_CACHE_ENTRIES = 4
 
 
 @dataclass(frozen=True)
@@ -42,16 +44,47 @@ class Context:
     notices: list[str] = field(default_factory=list)  # warnings to show in the main area
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=MODEL_CACHE_ENTRIES, show_spinner=False)
 def cached_model(name: str, trained: bool) -> fv.LoadedModel:
     """One shared model per (architecture, weights). Never downloads: the sidebar does that with progress."""
     return fv.load_model(name, weights="default" if trained else None, download=False)
 
 
-@st.cache_data(max_entries=CAPTURE_CACHE_ENTRIES, show_spinner=False)
-def cached_capture(image_digest: str, model_key: str, _model: fv.LoadedModel, _image: object) -> fv.Capture:
-    """Every layer for one image and model; keyed by digests, not by pixels or weights."""
-    return fv.capture(_model, _image)
+@dataclass(frozen=True)
+class Caches:
+    activations: fv.LRUCache  # (image digest, model key) -> float16 Capture
+    stats: fv.LRUCache  # (capture key, layer) -> ChannelStats
+    figures: fv.LRUCache  # (capture key, layer, display, order, subtitle) -> plotly Figure
+
+
+@st.cache_resource(show_spinner=False)
+def caches() -> Caches:
+    """One set for the whole server, shared by every session (sizes: FEATVIZ_ACTIVATION_CACHE_MB, ...)."""
+    return Caches(
+        activations=fv.activation_cache(),
+        stats=fv.LRUCache(64 * 2**20, lambda stats: 100 * stats.channels),
+        figures=fv.figure_cache(),
+    )
+
+
+def cached_capture(image_digest: str, model_key: str, model: fv.LoadedModel, image: object) -> fv.Capture:
+    """Every layer for one image and model (float16), captured once for all sessions."""
+    return caches().activations.get_or_compute(
+        (image_digest, model_key), lambda: fv.compact(fv.capture(model, image))
+    )
+
+
+def cached_stats(capture_key: tuple, fmap: fv.FeatureMap) -> fv.ChannelStats:
+    return caches().stats.get_or_compute((capture_key, fmap.name), lambda: fv.channel_stats(fmap))
+
+
+def cached_grid(capture_key: tuple, fmap: fv.FeatureMap, order: list[int] | None, subtitle: str, **display):
+    """The grid figure for these exact settings, built once (Streamlit still serializes it per rerun)."""
+    key = (capture_key, fmap.name, tuple(sorted((k, str(v)) for k, v in display.items())),
+           None if order is None else tuple(order), subtitle)
+    return caches().figures.get_or_compute(
+        key, lambda: fv.channel_grid(fmap, order=order, subtitle=subtitle, **display)
+    )
 
 
 @st.cache_data(ttl=120, show_spinner=False)

@@ -98,8 +98,9 @@ def wait_for_grid(page, title_contains: str, timeout: float = 60_000) -> None:
     """Wait until the grid whose title contains the text is drawn (its mosaic image is in the DOM)."""
     page.wait_for_function(
         """([selector, text]) => {
-            const plot = document.querySelector(selector);
-            if (!plot) return false;
+            const plots = document.querySelectorAll(selector);
+            if (plots.length !== 1) return false;  // while Streamlit reruns, the old chart can linger
+            const plot = plots[0];
             const title = plot.querySelector('.gtitle');
             const image = plot.querySelector('image');
             return !!(title && title.textContent.includes(text) && image &&

@@ -36,8 +36,20 @@ def test_dead_channels_can_be_hidden_and_the_layer_summary_counts_them():
     assert meta(at)["channels_shown"] == stats.channels - int(stats.dead.sum())
 
 
-def test_statistics_table_has_a_row_per_channel():
+def open_sections(at, *keys: str):
+    """Open lazily built expanders (statistics, close-up, filters), as a click on their header does."""
+    for key in keys:
+        at.session_state[key] = True
+    return at.run()
+
+
+def test_heavy_sections_are_built_only_when_opened():
     at = start()
+    assert not at.dataframe and {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")} == {"prediction", "grid"}
+
+
+def test_statistics_table_has_a_row_per_channel():
+    at = open_sections(start(), "stats_open")
     table = at.dataframe[0].value
     assert len(table) == 32 and {"mean", "max", "std", "sparsity", "max_at", "hf_energy", "dead", "constant",
                                  "noise_like"} <= set(table.columns)
@@ -45,7 +57,7 @@ def test_statistics_table_has_a_row_per_channel():
 
 def test_one_channel_up_close_with_histogram_and_overlay():
     at = start()
-    at.number_input(key="channel").set_value(5).run()
+    at.number_input(key="channel").set_value(5).run()  # picking a channel opens its close-up
     assert not at.exception
     closeup = chart(at, "closeup")
     assert closeup["layout"]["meta"]["featviz"]["channel"] == 5
@@ -55,7 +67,7 @@ def test_one_channel_up_close_with_histogram_and_overlay():
 
 
 def test_filters_and_output_shape_of_a_convolution_are_explained():
-    at = start()
+    at = open_sections(start(), "inside_open")
     text = " ".join(m.value for m in at.markdown)
     assert "height: out = ⌊(28 − 3 + 2·0)/1⌋ + 1 = 26" in text
     assert any("All 32 filters (3×3, one input channel" in t for t in titles(at))

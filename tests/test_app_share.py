@@ -32,7 +32,9 @@ def test_a_shared_link_restores_model_weights_layer_display_channel_and_sample()
     assert at.sidebar.selectbox(key="sample").value == "Checkerboard"
     assert at.sidebar.selectbox(key="layer").value == "layer2.0.conv1"
     assert meta(at)["normalization"] == "symmetric" and meta(at)["colormap"] == "magma"
-    assert at.number_input(key="channel").value == 7 and chart(at, "closeup")["layout"]["meta"]["featviz"]["channel"] == 7
+    assert at.number_input(key="channel").value == 7
+    at.session_state["closeup_open"] = True
+    assert chart(at.run(), "closeup")["layout"]["meta"]["featviz"]["channel"] == 7
     assert not at.info or all("link" not in i.value for i in at.info)
 
 

@@ -132,3 +132,4 @@ def test_unknown_layer_is_a_clear_error(tiny_model):
     maps = fv.capture(tiny_model, torch.randn(3, 8, 8))
     with pytest.raises(fv.LayerError, match="no captured layer named 'nope'"):
         maps["nope"]
+

@@ -141,3 +141,23 @@ def test_torchscript_upload_can_be_turned_off(monkeypatch):
 def test_python_models_still_get_no_leftover_hooks_after_torchscript_support(tiny_model):
     fv.capture(tiny_model, torch.randn(3, 8, 8))
     assert _hook_count(tiny_model) == 0
+
+
+def test_torchscript_capture_survives_a_fresh_import_of_featviz_core():
+    """Streamlit re-imports the package when its files change; the operator must not be defined twice."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys, warnings, torch\n"
+        "warnings.simplefilter('ignore')\n"
+        "import featviz_core\n"
+        "for name in [n for n in sys.modules if n.startswith('featviz_core')]: del sys.modules[name]\n"
+        "import featviz_core as fv\n"
+        "buffer = io.BytesIO(); torch.jit.save(torch.jit.script(fv.load_model('digits_cnn').module.cpu()), buffer)\n"
+        "model = fv.load_torchscript(buffer.getvalue(), 'x.pt')\n"
+        "print(len(fv.capture(model, fv.load_sample('Handwritten 3'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "10"

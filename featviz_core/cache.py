@@ -1,0 +1,127 @@
+"""A cache shared by every session: bounded in bytes, least recently used evicted, activations in float16.
+
+Why not Streamlit's ``st.cache_data``: it can bound only the number of entries, not their size, and every
+hit unpickles a full copy of what it stores, so each rerun of the page would copy every layer of the
+model. This cache hands out the stored objects themselves (they are never mutated) and counts bytes.
+
+Activations are kept as float16, half the memory of float32 with about three significant digits, which
+is what colours and hover need; a layer whose values do not fit float16's range stays float32. Exports of
+raw values capture again in float32 (:func:`featviz_core.capture`), so downloads stay exact.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Callable, Generic, Hashable, TypeVar
+
+import torch
+
+from .capture import Capture, FeatureMap
+
+T = TypeVar("T")
+FLOAT16_MAX = 65504.0
+ACTIVATION_CACHE_ENV = "FEATVIZ_ACTIVATION_CACHE_MB"
+FIGURE_CACHE_ENV = "FEATVIZ_FIGURE_CACHE_MB"
+
+
+def configured_bytes(variable: str, default_mb: float) -> int:
+    """A cache size from the environment (in MB), or the default."""
+    try:
+        value = float(os.environ.get(variable, default_mb))
+    except ValueError:
+        value = default_mb
+    return int(max(value, 1) * 2**20)
+
+
+class LRUCache(Generic[T]):
+    """Thread-safe least-recently-used cache whose bound is the total size of its values, in bytes."""
+
+    def __init__(self, max_bytes: int, size_of: Callable[[T], int]) -> None:
+        self.max_bytes = max_bytes
+        self._size_of = size_of
+        self._items: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: Hashable, value: T) -> T:
+        size = self._size_of(value)
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.nbytes -= old[1]
+            self._items[key] = (value, size)
+            self.nbytes += size
+            while self.nbytes > self.max_bytes and len(self._items) > 1:  # the newest always stays
+                _, (_, evicted) = self._items.popitem(last=False)
+                self.nbytes -= evicted
+        return value
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The cached value, or ``compute()`` stored under ``key``. Computing happens outside the lock, so one
+        slow capture never blocks other sessions; two sessions asking at once may both compute."""
+        value = self.get(key)
+        return value if value is not None else self.put(key, compute())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
+
+
+def compact(captured: Capture) -> Capture:
+    """A copy of ``captured`` with floating-point layers in float16 where their values fit."""
+    maps = {}
+    for name, fmap in captured.items():
+        maps[name] = FeatureMap(fmap.name, fmap.module_type, _half(fmap.tensor), fmap.call, fmap.note, fmap.input_shape)
+    return Capture(maps, captured.input, captured.output, captured.model_label)
+
+
+def _half(tensor: torch.Tensor) -> torch.Tensor:
+    if not tensor.is_floating_point() or tensor.dtype == torch.float16 or tensor.numel() == 0:
+        return tensor
+    finite = tensor[torch.isfinite(tensor)]
+    if finite.numel() and float(finite.abs().max()) > FLOAT16_MAX:
+        return tensor  # would overflow to inf
+    return tensor.to(torch.float16)
+
+
+def activation_cache(max_bytes: int | None = None) -> LRUCache[Capture]:
+    """A cache of captures, sized by ``FEATVIZ_ACTIVATION_CACHE_MB`` (default 1024 MB)."""
+    return LRUCache(max_bytes or configured_bytes(ACTIVATION_CACHE_ENV, 1024), lambda captured: captured.nbytes)
+
+
+def figure_nbytes(figure) -> int:
+    """Rough size of a grid figure: its PNG source and hover arrays (what dominates its JSON)."""
+    size = 0
+    for trace in figure.data:
+        source = getattr(trace, "source", None)
+        size += len(source) if isinstance(source, str) else 0
+        for name in ("z", "customdata", "x", "y"):
+            value = getattr(trace, name, None)
+            size += getattr(value, "nbytes", 0) or 0
+    return size + 4096
+
+
+def figure_cache(max_bytes: int | None = None) -> LRUCache:
+    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 256 MB)."""
+    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 256), figure_nbytes)
