@@ -1,0 +1,147 @@
+"""Capture overhead: ``featviz_core.capture`` (every layer, one forward pass) vs a plain forward pass.
+
+Why: the dashboard captures every layer so that changing the layer never runs the model again. That is
+only a good trade if recording every layer costs little more than the forward pass itself
+(target: capture / plain forward <= 1.10). Both are timed alternately in this process, on the same model
+and the same preprocessed input; untrained weights time the same as trained ones.
+
+    python bench/bench_capture.py                 # all six models
+    python bench/bench_capture.py --quick         # resnet18, 3 repeats: a smoke run
+    python bench/bench_capture.py --models resnet18 vgg16 --repeats 30
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+
+import featviz_core as fv  # noqa: E402
+from bench._common import (  # noqa: E402
+    Table, Target, log, met, print_table, print_targets, time_pair, write_results,
+)
+
+ALLOCATOR_TUNED = fv.tune_allocator()  # as app.py does in the dashboard's server process
+MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v3_large", "convnext_tiny", "vit_b_16")
+TARGET_RATIO = 1.10
+SAMPLE = "Cat (Chelsea)"
+
+
+def preprocessed_input(name: str) -> torch.Tensor:
+    """A real photograph through the model's own torchvision preprocessing: shape (3, 224, 224).
+
+    The transforms come from the weights enum and need no download; only the tensor matters for timing.
+    """
+    transforms = torchvision.models.get_model_weights(name).DEFAULT.transforms()
+    return transforms(fv.load_sample(SAMPLE))
+
+
+def bench_model(name: str, repeats: int, warmup: int) -> dict:
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None).eval()
+    x = preprocessed_input(name)
+
+    def candidate() -> object:
+        return fv.capture(model, x)
+
+    def baseline() -> object:
+        with torch.inference_mode():
+            return model(x.unsqueeze(0))
+
+    captured = fv.capture(model, x)
+    timing = time_pair(candidate, baseline, repeats=repeats, warmup=warmup)
+    return {
+        "model": name,
+        "layers": len(captured),
+        "captured_mb": captured.nbytes / 1e6,
+        "ratio": timing.ratio,
+        "references_only_s": references_only(model, x, repeats),
+        **timing.as_dict(),
+    }
+
+
+def references_only(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
+    """Median time of a forward pass whose hooks keep references instead of copies: the profile of where
+    capture's overhead goes (hooks and bookkeeping vs copying). Not a usable capture: in-place ReLUs
+    overwrite what it keeps."""
+    kept: list = []
+    handles = [m.register_forward_hook(lambda _m, _i, o: kept.append(o)) for n, m in model.named_modules() if n]
+    samples = []
+    try:
+        for _ in range(repeats + 1):
+            kept.clear()
+            gc.collect()
+            start = time.perf_counter()
+            with torch.inference_mode():
+                model(x.unsqueeze(0))
+            samples.append(time.perf_counter() - start)
+    finally:
+        for handle in handles:
+            handle.remove()
+        kept.clear()
+    return statistics.median(samples[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=None, help=f"torchvision names (default: {' '.join(MODELS)})")
+    parser.add_argument("--repeats", type=int, default=None, help="timed pairs per model (default 15; 3 with --quick)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed pairs first (default 3; 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: resnet18 only, 3 repeats")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    models = args.models or (["resnet18"] if args.quick else list(MODELS))
+    repeats = args.repeats or (3 if args.quick else 15)
+    warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
+
+    results = []
+    for name in models:
+        log(f"capture: {name} ({warmup} warm-up + {repeats} alternating pairs)…")
+        results.append(bench_model(name, repeats, warmup))
+
+    table = Table(
+        f"Capture overhead: fv.capture (all layers) vs plain forward, median of {repeats} alternating runs "
+        f"after {warmup} warm-up, torch threads {torch.get_num_threads()}",
+        ["model", "layers captured", "captured MB", "capture ms", "plain forward ms", "hooks, no copy ms", "ratio", "target", "result"],
+    )
+    targets = []
+    for r in results:
+        ok = r["ratio"] <= TARGET_RATIO
+        table.rows.append([
+            r["model"], str(r["layers"]), f"{r['captured_mb']:.0f}", f"{r['candidate_median_s'] * 1e3:.1f}",
+            f"{r['baseline_median_s'] * 1e3:.1f}", f"{r['references_only_s'] * 1e3:.1f}", f"{r['ratio']:.2f}",
+            f"≤ {TARGET_RATIO:.2f}", met(ok),
+        ])
+        targets.append(Target(f"{r['model']}: capture / plain forward ≤ {TARGET_RATIO:.2f}", ok, f"{r['ratio']:.2f}"))
+    print_table(table)
+    print_targets(targets)
+    notes = [
+        "Input: the 'Cat (Chelsea)' sample through each model's torchvision preprocessing, (3, 224, 224); "
+        "untrained weights (torchvision.models.get_model(name, weights=None).eval()).",
+        "Candidate: fv.capture(model, x) with the plain nn.Module. Baseline: "
+        "`with torch.inference_mode(): model(x.unsqueeze(0))`. Both timed alternately in one process.",
+        f"Allocator tuned as the dashboard's server does (fv.tune_allocator(): {ALLOCATOR_TUNED}); it applies "
+        "to candidate and baseline alike.",
+        "'hooks, no copy' is the profile: the same hooks keeping references instead of copies (not a correct "
+        "capture, since in-place ReLUs overwrite them). capture minus it is the cost of copying every layer.",
+    ]
+    path = write_results(
+        "capture", "Capture overhead", [table], targets, quick=args.quick, notes=notes,
+        data={"repeats": repeats, "warmup": warmup, "models": results}, started=started,
+    )
+    log(f"wrote {path.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
