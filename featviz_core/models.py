@@ -15,7 +15,7 @@ import torch
 import torchvision
 from PIL import Image
 from torch import nn
-from torchvision.models import get_model, list_models
+from torchvision.models import get_model, get_model_weights, list_models
 
 from . import digits
 from .errors import ModelError, WeightsUnavailableError, short_message
@@ -166,6 +166,15 @@ def _load_digits(trained: bool, device: torch.device | str | None) -> LoadedMode
     )
 
 
+def _too_big(name: str) -> str:
+    try:
+        params = get_model_weights(name).DEFAULT.meta.get("num_params", 0)
+    except (KeyError, ValueError):
+        params = 0
+    need = f" (about {params * 4 / 2**30:.1f} GB for its {params / 1e6:.0f} M parameters)" if params else ""
+    return f"{name} needs more memory than this machine can give it{need}. Choose a smaller model."
+
+
 def _build(name: str, weights: object) -> nn.Module:
     """Call torchvision's builder; random initialisation is seeded so untrained models are reproducible."""
     try:
@@ -174,7 +183,11 @@ def _build(name: str, weights: object) -> nn.Module:
             return get_model(name, weights=weights)
     except WeightsUnavailableError:
         raise
+    except MemoryError:
+        raise ModelError(_too_big(name)) from None
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+            raise ModelError(_too_big(name)) from None
         if weights is not None:
             file = weights_file(name, getattr(weights, "name", "default"))
             raise ModelError(

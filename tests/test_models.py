@@ -105,3 +105,15 @@ def test_input_image_undoes_the_normalization():
     assert seen.size == (224, 224) and seen.mode == "RGB"
     gray = np.asarray(seen.convert("L"))
     assert gray.min() <= 2 and gray.max() >= 253  # black and white survive the round trip
+
+
+def test_a_model_too_large_for_memory_is_a_clear_error(monkeypatch):
+    """Building vit_h_14 needs about 2.4 GB; a machine that cannot give it gets a sentence, not a MemoryError."""
+    import featviz_core.models as models
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(models, "get_model", no_memory)
+    with pytest.raises(fv.ModelError, match=r"vit_h_14 needs more memory than this machine can give it \(about 2\.4 GB"):
+        fv.load_model("vit_h_14", weights=None)
