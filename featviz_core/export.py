@@ -20,11 +20,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .capture import Capture, FeatureMap
-from .colormaps import LEVELS, lookup_table
-from .grid import GAP_INDEX, NAN_INDEX, NAN_RGB, mosaic_layout, tile
+from .colormaps import lookup_table
+from .grid import NAN_RGB, mosaic_layout, prepare_grid
 from .normalize import DEFAULT_PERCENTILES
-from .normalize import normalize as normalize_maps
-from .shapes import channel_view
 from .stats import ChannelStats, LayerSummary
 
 PNG_MIN_TILE = 96
@@ -57,15 +55,11 @@ def grid_png(
     min_tile: int = PNG_MIN_TILE,
 ) -> bytes:
     """The grid as a PNG: every tile numbered, a colour bar with its scale, and an optional caption line."""
-    view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
-    normalized = normalize_maps(view.maps, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax)
-    shown = list(range(view.channels)) if order is None else [int(i) for i in order]
-    _, h, w = view.maps.shape
+    prepared = prepare_grid(fmap, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax, order=order)
+    normalized, shown = prepared.normalized, prepared.shown
+    _, h, w = prepared.view.maps.shape
     layout = mosaic_layout(len(shown), h, w)
-    values = normalized.values[shown]
-    index = np.rint(np.nan_to_num(values, nan=0.0) * (LEVELS - 1)).astype(np.uint8)
-    index[np.isnan(values)] = NAN_INDEX
-    mosaic = tile(index, layout, GAP_INDEX)
+    mosaic = prepared.indices(layout)
     scale = max(1, math.ceil(min_tile / max(h, w)))
     scale = max(1, min(scale, PNG_MAX_SIDE // max(mosaic.shape)))
     palette = np.vstack([lookup_table(colormap), NAN_RGB, BACKGROUND]).astype(np.uint8)

@@ -114,15 +114,47 @@ def tile(values: np.ndarray, layout: MosaicLayout, fill: float) -> np.ndarray:
     return grid.reshape(rows * cells.shape[1], cols * cells.shape[2])[: layout.mosaic_height, : layout.mosaic_width]
 
 
-def mosaic_png(normalized: Normalized, layout: MosaicLayout, colormap: str, order: Sequence[int]) -> bytes:
+@dataclass(frozen=True)
+class PreparedGrid:
+    """What both the on-screen grid and the exported PNG draw: the maps, their colours, and which channels."""
+
+    view: ChannelView
+    normalized: Normalized
+    shown: list[int]
+
+    def indices(self, layout: MosaicLayout) -> np.ndarray:
+        """The mosaic as palette indices: colour levels, :data:`NAN_INDEX`, :data:`GAP_INDEX`."""
+        values = self.normalized.values[self.shown]
+        index = np.rint(np.nan_to_num(values, nan=0.0) * (LEVELS - 1)).astype(np.uint8)
+        if np.isnan(values).any():
+            index[np.isnan(values)] = NAN_INDEX
+        return tile(index, layout, GAP_INDEX)
+
+
+def prepare_grid(
+    fmap: Union[FeatureMap, torch.Tensor, np.ndarray],
+    normalize: str = "per_channel",
+    *,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+    vmin: Optional[float] = None,
+    vmax: Optional[float] = None,
+    order: Optional[Sequence[int]] = None,
+) -> PreparedGrid:
+    """Reshape to channel maps, normalize, and check the channel selection."""
+    view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
+    normalized = normalize_maps(view.maps, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax)
+    shown = list(range(view.channels)) if order is None else [int(i) for i in order]
+    if not shown:
+        raise ValueError("No channels to show.")
+    if min(shown) < 0 or max(shown) >= view.channels:
+        raise ValueError(f"Channel indices must be in 0…{view.channels - 1}.")
+    return PreparedGrid(view, normalized, shown)
+
+
+def mosaic_png(prepared: PreparedGrid, layout: MosaicLayout, colormap: str) -> bytes:
     """The colour-mapped mosaic as an 8-bit palette PNG with transparent gaps."""
-    values = normalized.values[list(order)]
-    index = np.rint(np.nan_to_num(values, nan=0.0) * (LEVELS - 1)).astype(np.uint8)
-    if np.isnan(values).any():
-        index[np.isnan(values)] = NAN_INDEX
-    mosaic = tile(index, layout, GAP_INDEX)
     palette = np.vstack([lookup_table(colormap), NAN_RGB, (0, 0, 0)]).astype(np.uint8)
-    image = Image.fromarray(mosaic, mode="P")
+    image = Image.fromarray(prepared.indices(layout), mode="P")
     image.putpalette(palette.reshape(-1).tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", transparency=GAP_INDEX, compress_level=1)
@@ -151,16 +183,11 @@ def channel_grid(
     titles the colour bar.
     ``figure.layout.meta["featviz"]`` records what was drawn.
     """
-    view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
-    normalized = normalize_maps(view.maps, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax)
-    shown = list(range(view.channels)) if order is None else [int(i) for i in order]
-    if not shown:
-        raise ValueError("No channels to show.")
-    if min(shown) < 0 or max(shown) >= view.channels:
-        raise ValueError(f"Channel indices must be in 0…{view.channels - 1}.")
+    prepared = prepare_grid(fmap, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax, order=order)
+    view, normalized, shown = prepared.view, prepared.normalized, prepared.shown
     _, h, w = view.maps.shape
     layout = mosaic_layout(len(shown), h, w, display_width)
-    png = mosaic_png(normalized, layout, colormap, shown)
+    png = mosaic_png(prepared, layout, colormap)
 
     figure = go.Figure()
     figure.add_trace(

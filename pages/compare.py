@@ -6,8 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, cached_model, show_messages, stop_page, weights_status
-from pages.sidebar import build_context
+from pages.shared import cached_capture, cached_model, show_messages, start_page, stop_page, weights_status
 
 LESSON = (
     "**What the difference means.** Trained filters respond to structure that matters for the task: edges, "
@@ -36,11 +35,7 @@ def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[tuple[fv.Loa
     return (cached_model(model.name, True), f"{model.name}|trained"), untrained
 
 
-st.title("Trained vs untrained")
-messages = st.container()
-ctx = build_context()
-if ctx.captured is None or ctx.model is None:
-    stop_page(ctx, messages)
+ctx, messages = start_page("Trained vs untrained")
 pair = trained_and_untrained(ctx.model, ctx.model_key)
 if isinstance(pair, str):
     st.info(pair)

@@ -6,8 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, decode, keep_choice, persistent_choice, show_messages, stop_page
-from pages.sidebar import build_context
+from pages.shared import cached_capture, decode, keep_choice, persistent_choice, show_messages, start_page, stop_page
 
 
 def second_image(first_name: str):
@@ -26,11 +25,7 @@ def second_image(first_name: str):
     return decode(fv.sample_bytes(sample), sample), None
 
 
-st.title("Compare two images")
-messages = st.container()
-ctx = build_context()
-if ctx.captured is None or ctx.model is None:
-    stop_page(ctx, messages)
+ctx, messages = start_page("Compare two images")
 model = ctx.model
 with st.sidebar:
     other, problem = second_image(ctx.image.name)

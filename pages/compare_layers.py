@@ -6,19 +6,14 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_stats, show_messages, stop_page
-from pages.sidebar import build_context
+from pages.shared import cached_stats, show_messages, start_page
 
 
 def convolutions(captured: fv.Capture) -> list[str]:
     return [key for key, fmap in captured.items() if fmap.module_type in ("Conv1d", "Conv2d", "Conv3d")]
 
 
-st.title("Compare two layers")
-messages = st.container()
-ctx = build_context()
-if ctx.captured is None or ctx.model is None:
-    stop_page(ctx, messages)
+ctx, messages = start_page("Compare two layers")
 model, captured = ctx.model, ctx.captured
 convs = convolutions(captured)
 with st.sidebar:

@@ -7,8 +7,7 @@ from PIL import Image
 
 import featviz_core as fv
 from pages.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
-from pages.shared import cached_grid, cached_stats, keep_choice, persistent_choice, show_messages, stop_page
-from pages.sidebar import build_context
+from pages.shared import cached_grid, cached_stats, keep_choice, persistent_choice, show_messages, start_page, stop_page
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
 
@@ -168,13 +167,7 @@ def inside_layer(model: fv.LoadedModel, fmap: fv.FeatureMap) -> None:
         st.plotly_chart(fv.kernel_figure(conv, out_channel=channel), width="stretch", key="kernels")
 
 
-st.title("featviz · what the network sees")
-messages = st.container()
-ctx = build_context()
-if ctx.captured is None or ctx.model is None:
-    show_messages(ctx, messages)
-    st.info("Choose an image and a model in the sidebar.")
-    stop_page(ctx, messages)
+ctx, messages = start_page("featviz · what the network sees")
 model, captured, image = ctx.model, ctx.captured, ctx.image
 
 with st.sidebar:

@@ -5,14 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.shared import show_messages, stop_page
-from pages.sidebar import build_context
+from pages.shared import show_messages, start_page
 
-st.title("Model overview")
-messages = st.container()
-ctx = build_context()
-if ctx.captured is None or ctx.model is None:
-    stop_page(ctx, messages)
+ctx, messages = start_page("Model overview")
 model, captured = ctx.model, ctx.captured
 summary = fv.layer_summary(model, captured)
 top = fv.predict(model, captured, top=1)

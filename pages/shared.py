@@ -106,6 +106,21 @@ def recheck_weights() -> None:
     _probe_download.clear()
 
 
+def start_page(title: str):
+    """Every page's beginning: its title, a place for messages under it, and the shared sidebar's context.
+
+    Returns (context, messages box); the page stops here, after its messages, when there is nothing to show.
+    """
+    from pages.sidebar import build_context  # the sidebar imports this module
+
+    st.title(title)
+    box = st.container()
+    ctx = build_context()
+    if ctx.captured is None or ctx.model is None:
+        stop_page(ctx, box)
+    return ctx, box
+
+
 def stop_page(ctx: Context, box) -> None:
     """Stop the page here, after showing its messages."""
     show_messages(ctx, box)

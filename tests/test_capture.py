@@ -68,9 +68,9 @@ def test_capture_does_not_change_the_model(tiny_model):
     assert all(torch.equal(state[k], v) for k, v in tiny_model.state_dict().items())
 
 
-def test_concurrent_captures_on_one_shared_model_each_match_their_own_result(tiny_model):
-    images = [torch.randn(3, 24, 24, generator=torch.Generator().manual_seed(i)) for i in range(8)]
-    expected = [fv.capture(tiny_model, image) for image in images]
+def assert_concurrent_captures_match(model, images: list[torch.Tensor], rounds: int = 5) -> None:
+    """Capture each image on its own thread, all at once, several rounds: each must equal its lone capture."""
+    expected = [fv.capture(model, image) for image in images]
     results: dict[int, fv.Capture] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(len(images))
@@ -78,8 +78,8 @@ def test_concurrent_captures_on_one_shared_model_each_match_their_own_result(tin
     def run(index: int) -> None:
         try:
             start.wait()
-            for _ in range(5):  # several rounds, so forward passes really overlap
-                results[index] = fv.capture(tiny_model, images[index])
+            for _ in range(rounds):  # several rounds, so forward passes really overlap
+                results[index] = fv.capture(model, images[index])
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -88,11 +88,17 @@ def test_concurrent_captures_on_one_shared_model_each_match_their_own_result(tin
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors
+    assert not errors, errors
+    assert len(results) == len(images)
     for index, captured in results.items():
         assert list(captured) == list(expected[index])
         for key in captured:
             assert torch.equal(captured[key].tensor, expected[index][key].tensor), (index, key)
+
+
+def test_concurrent_captures_on_one_shared_model_each_match_their_own_result(tiny_model):
+    images = [torch.randn(3, 24, 24, generator=torch.Generator().manual_seed(i)) for i in range(8)]
+    assert_concurrent_captures_match(tiny_model, images)
     assert _hook_count(tiny_model) == 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ import torchvision
 
 import featviz_core as fv
 from featviz_core.torchscript import ALLOW_ENV
-from tests.test_capture import _hook_count
+from tests.test_capture import _hook_count, assert_concurrent_captures_match
 
 
 def saved(obj) -> bytes:
@@ -110,25 +109,7 @@ def test_torchscript_infers_grayscale_input_and_reports_a_wrong_size_with_the_mo
 def test_concurrent_torchscript_captures_do_not_mix(tiny_model):
     model = fv.load_torchscript(scripted(tiny_model), "tiny.pt")
     images = [torch.randn(3, 20, 20, generator=torch.Generator().manual_seed(i)) for i in range(6)]
-    expected = [fv.capture(model, image) for image in images]
-    results, errors = {}, []
-
-    def run(index: int) -> None:
-        try:
-            for _ in range(5):
-                results[index] = fv.capture(model, images[index])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(images))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    for index, captured in results.items():
-        for key in captured:
-            assert torch.equal(captured[key].tensor, expected[index][key].tensor), (index, key)
+    assert_concurrent_captures_match(model, images)
 
 
 def test_torchscript_upload_can_be_turned_off(monkeypatch):
