@@ -8,6 +8,9 @@ Three things make this harder than registering a hook per module:
   ResNets, where nearly every output is overwritten, and costs an op interceptor.)
 * **Shared models.** One loaded model serves every browser session, and a module's hooks fire for every
   thread's forward pass. Each capture's hooks record only calls made on the thread that owns them.
+* **Copies shared, not repeated.** An ``nn.Sequential`` returns its last child's output object, with
+  nothing run in between, so when a Sequential's output *is* the tensor just recorded for that child, the
+  child's copy is shared rather than made again (MobileNet and ConvNeXt nest blocks in Sequentials).
 * **Clean-up.** Hooks are removed in a ``finally`` block, whether the forward pass succeeds or raises.
 * **TorchScript** runs children inside its interpreter, where hooks cannot reach: those models record
   through an operator added to their graphs instead (:mod:`featviz_core.torchscript`), with the same
@@ -151,6 +154,7 @@ class _Recorder:
             else {name: type(module).__name__ for name, module in root.named_modules()}
         )
         self._records: list[tuple[str, tuple[torch.Tensor, str, Optional[tuple[int, ...]]]]] = []
+        self._last: tuple[Optional[torch.Tensor], Optional[torch.Tensor]] = (None, None)  # (source, its copy)
 
     def listening(self):
         """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one."""
@@ -183,7 +187,11 @@ class _Recorder:
             # copy: a later in-place op (ReLU(inplace=True), +=) would overwrite a stored reference
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             shape = tuple(first.shape[1:]) if first is not None and first.dim() > 0 else None
-            self._records.append((name, (tensor.detach().clone(), note, shape)))
+            source, copied = self._last
+            if not (tensor is source and _returns_last_child(module)):
+                copied = tensor.detach().clone()
+            self._last = (tensor, copied)
+            self._records.append((name, (copied, note, shape)))
 
         return record
 
@@ -204,6 +212,11 @@ class _Recorder:
             key = name if call == 1 else f"{name}#{call}"
             maps[key] = FeatureMap(key, module_type, _drop_batch(tensor).cpu(), call, note, input_shape)
         return maps
+
+
+def _returns_last_child(module: nn.Module) -> bool:
+    """True for modules whose forward is nn.Sequential's: they hand back the last child's output as it is."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
 
 
 def _first_tensor(output: Any) -> tuple[Optional[torch.Tensor], str]:

@@ -139,3 +139,16 @@ def test_unknown_layer_is_a_clear_error(tiny_model):
     with pytest.raises(fv.LayerError, match="no captured layer named 'nope'"):
         maps["nope"]
 
+
+
+def test_a_sequential_shares_its_last_childs_copy_and_both_stay_exact():
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4).eval(), nn.ReLU(inplace=True))
+    model = nn.Sequential(inner, nn.Conv2d(4, 2, 1)).eval()
+    x = torch.randn(3, 10, 10)
+    maps = fv.capture(model, x)
+    with torch.no_grad():
+        relu = torch.relu(inner[1](inner[0](x.unsqueeze(0))))[0]
+    assert torch.equal(maps["0"].tensor, maps["0.2"].tensor) and torch.allclose(maps["0"].tensor, relu)
+    assert maps["0"].tensor.data_ptr() == maps["0.2"].tensor.data_ptr()  # one copy, shared
+    assert not torch.equal(maps["0.1"].tensor, maps["0.2"].tensor)  # the BN output was kept before the ReLU
