@@ -94,8 +94,12 @@ class Capture(Mapping[str, FeatureMap]):
 
     @property
     def nbytes(self) -> int:
-        """Memory held by all captured tensors (what an activation cache has to budget for)."""
-        return sum(m.tensor.element_size() * m.tensor.nelement() for m in self._maps.values())
+        """Memory held by all captured tensors, shared copies counted once (what a cache budgets for)."""
+        storages = {}
+        for fmap in self._maps.values():
+            storage = fmap.tensor.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return sum(storages.values())
 
 
 def capture(model: ModelLike, image: InputLike) -> Capture:
