@@ -123,5 +123,9 @@ def figure_nbytes(figure) -> int:
 
 
 def figure_cache(max_bytes: int | None = None) -> LRUCache:
-    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 256 MB)."""
-    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 256), figure_nbytes)
+    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 64 MB).
+
+    Small on purpose: a figure is rebuilt in 15–35 ms, so this only spares going back and forth between a
+    few views, and a small cap lets a server's memory level off soon.
+    """
+    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 64), figure_nbytes)
