@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 _M_TRIM_THRESHOLD = -1
@@ -23,11 +24,15 @@ _tuned: bool | None = None
 
 
 def tune_allocator() -> bool:
-    """Apply the thresholds once per process; True where it took effect (Linux with glibc), else False."""
+    """Apply the thresholds once per process; True where it took effect (Linux with glibc), else False.
+
+    ``FEATVIZ_TUNE_ALLOCATOR=0`` leaves glibc's defaults (memory handed back sooner, captures slower)."""
     global _tuned
     if _tuned is not None:
         return _tuned
     _tuned = False
+    if os.environ.get("FEATVIZ_TUNE_ALLOCATOR", "1").strip().lower() in ("0", "false", "no", "off"):
+        return _tuned
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
