@@ -15,7 +15,7 @@ the white-noise share makes the threshold mean the same for every map size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -178,7 +178,3 @@ def layer_summary(model: Union[LoadedModel, nn.Module], captured: Capture) -> li
         )
     return rows
 
-
-def sort_keys() -> Sequence[str]:
-    """'index' and every statistic in :data:`STAT_COLUMNS`."""
-    return ("index", *STAT_COLUMNS)

@@ -11,7 +11,7 @@ import hashlib
 import io
 import pickle
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import torch
@@ -36,7 +36,6 @@ class StateDictReport:
     missing: tuple[str, ...] = ()
     unexpected: tuple[str, ...] = ()
     mismatched: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = ()  # key, expected, got
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, cached_model, show_messages, start_page, stop_page, weights_status
+from pages.shared import cached_capture, cached_grid, cached_model, show_messages, start_page, stop_page, weights_status
 
 LESSON = (
     "**What the difference means.** Trained filters respond to structure that matters for the task: edges, "
@@ -52,14 +52,12 @@ with st.sidebar:
 
 st.markdown(LESSON)
 columns = st.columns(2)
-for column, (model, _), captured, side in zip(columns, pair, captures, ("trained", "untrained")):
+for column, (model, key), captured, side in zip(columns, pair, captures, ("trained", "untrained")):
     with column:
         top = fv.predict(model, captured, top=1)
         verdict = f"predicts **{top[0][0]}** ({top[0][1]:.0%})" if top else ""
         st.subheader(f"{'Trained' if side == 'trained' else 'Untrained'}")
         st.caption(f"{model.label} · {verdict}")
-        figure = fv.channel_grid(
-            captured[layer], subtitle=model.label, display_width=600, **display,
-        )
+        figure = cached_grid((ctx.image.digest, key), captured[layer], None, model.label, display_width=600, **display)
         st.plotly_chart(figure, width="stretch", key=f"compare_{side}", config={"displaylogo": False})
 show_messages(ctx, messages)

@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, decode, keep_choice, persistent_choice, show_messages, start_page, stop_page
+from pages.shared import cached_capture, cached_grid, decode, keep_choice, persistent_choice, show_messages, start_page, stop_page
 
 
 def second_image(first_name: str):
@@ -48,6 +48,7 @@ for column, choice, captured, side in zip(st.columns(2), (ctx.image, other), (ct
         st.image(model.input_image(captured.input).resize((160, 160)), caption=choice.name)
         if top:
             st.caption(f"predicts **{top[0][0]}** ({top[0][1]:.0%})")
-        figure = fv.channel_grid(captured[layer], subtitle=choice.name, display_width=600, **display)
+        figure = cached_grid((choice.digest, ctx.model_key), captured[layer], None, choice.name, display_width=600,
+                             **display)
         st.plotly_chart(figure, width="stretch", key=f"image_{side}", config={"displaylogo": False})
 show_messages(ctx, messages)

@@ -6,7 +6,7 @@ import streamlit as st
 
 import featviz_core as fv
 from pages.controls import pick_display, pick_layer
-from pages.shared import cached_stats, show_messages, start_page
+from pages.shared import cached_grid, cached_stats, show_messages, start_page
 
 
 def convolutions(captured: fv.Capture) -> list[str]:
@@ -32,6 +32,6 @@ for column, layer, side in zip(st.columns(2), (first, second), ("left", "right")
     with column:
         fmap = captured[layer]
         st.caption(cached_stats((ctx.image.digest, ctx.model_key), fmap).summary())
-        figure = fv.channel_grid(fmap, subtitle=model.label, display_width=600, **display)
+        figure = cached_grid((ctx.image.digest, ctx.model_key), fmap, None, model.label, display_width=600, **display)
         st.plotly_chart(figure, width="stretch", key=f"layer_{side}", config={"displaylogo": False})
 show_messages(ctx, messages)

@@ -19,6 +19,18 @@ if str(ROOT) not in sys.path:
 
 
 @pytest.fixture(autouse=True)
+def fresh_caches():
+    """Models, captures and figures are process-wide Streamlit caches; each test starts without them."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(autouse=True)
 def torch_home(tmp_path_factory, monkeypatch) -> Path:
     """An empty torchvision cache for each test; tests that need weights seed it themselves."""
     home = tmp_path_factory.mktemp("torch_home")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
@@ -18,16 +17,6 @@ import featviz_core as fv
 from tests.conftest import RESNET18_FILE, encode, gradient_image, seed_resnet18
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Models and captures are process-wide caches; each test starts without them."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def start() -> AppTest:

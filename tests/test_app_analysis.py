@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import featviz_core as fv
-from tests.test_app import chart, fresh_caches, grid_spec, meta, start  # noqa: F401 - fixture re-used
+from tests.test_app import chart, grid_spec, meta, start
 
 DIGITS = fv.load_model("digits_cnn")
 SEVEN = fv.capture(DIGITS, fv.load_sample("Handwritten 7"))

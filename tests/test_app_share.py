@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, chart, fresh_caches, meta  # noqa: F401 - fixture re-used
+from tests.test_app import APP, chart, meta
 
 
 def open_link(**params) -> AppTest:

@@ -16,7 +16,6 @@ from PIL import Image
 import featviz_core as fv
 from tests.conftest import encode, gradient_image
 from tests.test_app import choose_model, grid_spec, start, upload
-from tests.test_app import fresh_caches  # noqa: F401 - fixture re-used
 
 
 def _truncated(fmt: str) -> bytes:

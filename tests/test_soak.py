@@ -17,7 +17,6 @@ import pytest
 
 import featviz_core as fv
 from tests.test_app import start
-from tests.test_app import fresh_caches  # noqa: F401 - fixture re-used
 
 CHANGES = int(os.environ.get("FEATVIZ_SOAK_CHANGES", "120"))
 CACHE_MB = 150
