@@ -12,6 +12,7 @@ raw values capture again in float32 (:func:`featviz_core.capture`), so downloads
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 from typing import Callable, Generic, Hashable, TypeVar
@@ -89,10 +90,18 @@ class LRUCache(Generic[T]):
 
 
 def compact(captured: Capture) -> Capture:
-    """A copy of ``captured`` with floating-point layers in float16 where their values fit."""
+    """A copy of ``captured`` with floating-point layers in float16 where their values fit.
+
+    Layers that are one tensor in the capture (a block and its last ReLU, a Sequential and its last child)
+    stay one tensor here, converted once."""
     maps = {}
+    halves: dict[tuple, torch.Tensor] = {}
     for name, fmap in captured.items():
-        maps[name] = FeatureMap(fmap.name, fmap.module_type, _half(fmap.tensor), fmap.call, fmap.note, fmap.input_shape)
+        tensor = fmap.tensor
+        same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
+        if same not in halves:
+            halves[same] = _half(tensor)
+        maps[name] = FeatureMap(fmap.name, fmap.module_type, halves[same], fmap.call, fmap.note, fmap.input_shape)
     return Capture(maps, captured.input, captured.output, captured.model_label)
 
 
@@ -110,22 +119,37 @@ def activation_cache(max_bytes: int | None = None) -> LRUCache[Capture]:
     return LRUCache(max_bytes or configured_bytes(ACTIVATION_CACHE_ENV, 1024), lambda captured: captured.nbytes)
 
 
+FIGURE_OVERHEAD = 64 * 1024
+"""Memory a built grid figure holds beyond its PNG and arrays: plotly's trace and layout objects and their
+validated copies. Measured with tracemalloc over 30 resnet18 and digits-CNN grids: 50-80 KB each."""
+
+
 def figure_nbytes(figure) -> int:
-    """Rough size of a grid figure: its PNG source and hover arrays (what dominates its JSON)."""
+    """Memory a grid figure holds: its PNG source, its hover arrays and plotly's own objects.
+
+    Why it matters: the figure cache's cap is only as true as this. Counting the PNG and arrays alone
+    undercounted small figures by up to 3x, and the server's memory kept rising past the cap.
+    """
     size = 0
     for trace in figure.data:
-        source = getattr(trace, "source", None)
-        size += len(source) if isinstance(source, str) else 0
-        for name in ("z", "customdata", "x", "y"):
-            value = getattr(trace, name, None)
-            size += getattr(value, "nbytes", 0) or 0
-    return size + 4096
+        for name in ("source", "z", "customdata", "x", "y", "text", "hovertext"):
+            size += _held_bytes(getattr(trace, name, None))
+    return size + FIGURE_OVERHEAD
+
+
+def _held_bytes(value: object) -> int:
+    """Bytes behind one trace property: a string, a NumPy array, or a list of Python numbers and labels."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return sys.getsizeof(value) + sum(sys.getsizeof(item) for item in value)
+    return getattr(value, "nbytes", 0) or 0
 
 
 def figure_cache(max_bytes: int | None = None) -> LRUCache:
-    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 64 MB).
+    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 32 MB: 40-200 grids).
 
     Small on purpose: a figure is rebuilt in 15–35 ms, so this only spares going back and forth between a
     few views, and a small cap lets a server's memory level off soon.
     """
-    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 64), figure_nbytes)
+    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 32), figure_nbytes)
