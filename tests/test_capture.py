@@ -13,7 +13,27 @@ import featviz_core as fv
 
 
 def _hook_count(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    """Hooks on the model's modules, plus the process-wide ones capture() uses, plus any torch function mode."""
+    from torch.nn.modules import module as module_module
+    from torch.overrides import _get_current_function_mode_stack
+
+    return (
+        sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+        + len(module_module._global_forward_hooks)
+        + len(_get_current_function_mode_stack())
+    )
+
+
+def test_hooks_are_live_during_the_forward_pass_and_gone_after():
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(_hook_count(self))
+            return x
+
+    fv.capture(nn.Sequential(Probe()), torch.randn(3, 4, 4))
+    assert seen == [2] and _hook_count(Probe()) == 0  # one global hook and the copy-on-write mode
 
 
 def test_captured_conv_output_equals_the_conv_applied_to_its_input(tiny_model):

@@ -1,0 +1,162 @@
+"""Keep references to layer outputs, and copy one only when an in-place op is about to overwrite it.
+
+Why: a capture must show each layer's output as the layer returned it, but torchvision's ReLUs run in
+place and residual blocks add their shortcut with ``+=``, so a plain reference to a batch-norm output is
+overwritten before the forward pass ends. Copying every output when it is recorded is correct but costs a
+memory pass and a fresh allocation per layer (on a 2-core CPU, 15-50 % of a plain forward pass). Most
+outputs are never written to again: convolutions, pools and activations that are not followed by an
+in-place op. This mode watches the torch calls made during the forward pass and copies a kept output just
+before a call that writes into its storage; everything else stays a reference.
+
+A call writes into its first argument when its name ends in ``_`` (``relu_``, ``add_``, ``copy_``), when it
+is an augmented assignment (``__iadd__``) or item assignment (``__setitem__``), or when it is passed
+``inplace=True``; it writes into ``out=`` when given. Views count: a write into any tensor sharing a kept
+output's storage copies that output first.
+
+Models with attention layers are the exception: ``nn.MultiheadAttention`` and the ``nn.Transformer*``
+layers leave their fused fast path when any torch function mode is active, which would change the model's
+arithmetic (by about 1e-6) and its speed. :func:`guard_for` gives those models :class:`CopyAtOnce`, which
+copies every output when it is recorded and enters no mode.
+
+Limits: writes that bypass ``__torch_function__`` (a tensor changed through ``.numpy()`` or a C++ extension
+that mutates its inputs without going through the dispatcher's Python layer) are not seen. The mode is
+thread-local, like every torch function mode, so it sees only the forward pass of the thread that enters it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+_AUGMENTED = frozenset(
+    f"__i{op}__"
+    for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "lshift", "rshift",
+               "matmul")
+) | {"__setitem__"}
+
+_StorageKey = tuple[torch.device, int]
+
+
+class Kept:
+    """A recorded output: the live tensor until something writes into it, then a copy taken just before."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor = tensor
+
+
+class CopyOnWrite(TorchFunctionMode):
+    """While entered, copies kept tensors before a torch call overwrites them (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._live: dict[_StorageKey, list[Kept]] = {}
+
+    def keep(self, tensor: torch.Tensor) -> Kept:
+        """Hold ``tensor`` by reference; it is copied if a later call in this mode writes into its storage."""
+        kept = Kept(tensor.detach() if tensor.requires_grad else tensor)
+        key = _storage_key(kept.tensor)
+        if key is None:  # no plain storage to watch (sparse, nested, ...): copy now
+            kept.tensor = kept.tensor.clone()
+        else:
+            self._live.setdefault(key, []).append(kept)
+        return kept
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: Optional[dict] = None):
+        if kwargs is None:
+            kwargs = {}
+        if self._live:
+            for target in _written(func, args, kwargs):
+                self._copy_before_write(target)
+        return func(*args, **kwargs)
+
+    def _copy_before_write(self, target: torch.Tensor) -> None:
+        key = _storage_key(target)
+        kept = self._live.pop(key, None) if key is not None else None
+        if not kept:
+            return
+        copies: dict[int, torch.Tensor] = {}  # one copy per tensor object (a Sequential shares its child's)
+        for item in kept:
+            if id(item.tensor) not in copies:
+                copies[id(item.tensor)] = item.tensor.clone()
+            item.tensor = copies[id(item.tensor)]
+
+
+class CopyAtOnce:
+    """The plain way: copy every output when it is recorded. A context manager that does nothing else."""
+
+    def keep(self, tensor: torch.Tensor) -> Kept:
+        return Kept(tensor.detach().clone())
+
+    def __enter__(self) -> "CopyAtOnce":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_FAST_PATH_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
+"""Modules that check ``has_torch_function`` and take a different kernel when a mode is active."""
+
+
+def guard_for(modules: Iterable[nn.Module]) -> CopyOnWrite | CopyAtOnce:
+    """Copy-on-write, unless a torch function mode would move a model with these ``modules`` off its own
+    fast path."""
+    if any(isinstance(module, _FAST_PATH_MODULES) for module in modules):
+        return CopyAtOnce()
+    return CopyOnWrite()
+
+
+def _storage_key(tensor: torch.Tensor) -> Optional[_StorageKey]:
+    try:
+        return tensor.device, tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def _written(func: Callable, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """The tensors ``func(*args, **kwargs)`` writes into (called for every torch call: kept cheap)."""
+    how = _HOW.get(func, _UNKNOWN)
+    if how is _UNKNOWN:
+        if len(_HOW) > 10_000:  # bound the memo, whatever callables come through
+            _HOW.clear()
+        how = _HOW[func] = _how_it_writes(func)
+    targets: list[torch.Tensor] = []
+    if kwargs:
+        out = kwargs.get("out")
+        if out is not None:
+            targets.extend(t for t in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(t, torch.Tensor))
+        if "inplace" in kwargs:
+            how = _WRITES_FIRST if kwargs["inplace"] is True else None
+    if how is not None and args and isinstance(args[0], torch.Tensor):
+        if how == _WRITES_FIRST or (len(args) > how and args[how] is True):
+            targets.append(args[0])
+    return targets
+
+
+_WRITES_FIRST = -1
+_UNKNOWN = object()
+_HOW: dict[Callable, Optional[int]] = {}
+
+
+def _how_it_writes(func: Callable) -> Optional[int]:
+    """-1: always into its first argument; k >= 0: into it when its ``inplace`` parameter, at position k,
+    is True (``F.relu(x, inplace=True)``, ``F.hardswish(x, True)``); None: never, unless given ``out=``."""
+    name = getattr(func, "__name__", "")
+    if (name.endswith("_") and not name.endswith("__")) or name in _AUGMENTED:
+        return _WRITES_FIRST
+    return _inplace_position(func)
+
+
+def _inplace_position(func: Callable) -> Optional[int]:
+    try:
+        parameters = list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):  # builtins without a signature take no ``inplace`` flag
+        return None
+    return parameters.index("inplace") if "inplace" in parameters else None
