@@ -62,3 +62,21 @@ def test_figure_size_counts_what_the_figure_really_holds(shape):
         tracemalloc.stop()
     estimate = figure_nbytes(figure)
     assert 0.8 * real <= estimate <= 1.5 * real, f"estimate {estimate} bytes, real {real} bytes"
+
+
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        ([1e6, 1.0], torch.float32),  # overflows float16
+        ([float("nan"), 1e6], torch.float32),  # NaN must not hide the overflow
+        ([float("inf"), -3.0, 2.0], torch.float16),  # inf is representable; the finite values fit
+        ([float("nan"), float("nan")], torch.float16),
+        ([-70000.0, 0.0], torch.float32),
+    ],
+)
+def test_half_looks_past_nan_and_inf_to_decide(values, dtype):
+    tensor = torch.tensor([values])
+    captured = fv.Capture({"x": fv.FeatureMap("x", "Identity", tensor)}, torch.zeros(1), None)
+    half = compact(captured)["x"].tensor
+    assert half.dtype == dtype
+    assert torch.equal(torch.isnan(half), torch.isnan(tensor)) and torch.equal(torch.isinf(half), torch.isinf(tensor))
