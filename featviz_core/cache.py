@@ -152,9 +152,9 @@ def _held_bytes(value: object) -> int:
 
 
 def figure_cache(max_bytes: int | None = None) -> LRUCache:
-    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 32 MB: 40-200 grids).
+    """A cache of built grid figures, sized by ``FEATVIZ_FIGURE_CACHE_MB`` (default 16 MB: 20-100 grids).
 
     Small on purpose: a figure is rebuilt in 15–35 ms, so this only spares going back and forth between a
     few views, and a small cap lets a server's memory level off soon.
     """
-    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 32), figure_nbytes)
+    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 16), figure_nbytes)
