@@ -19,4 +19,7 @@ navigation = st.navigation(
         st.Page("pages/about.py", title="How to read the maps", icon=":material/help:"),
     ]
 )
-navigation.run()
+try:
+    navigation.run()
+finally:
+    fv.release_free_memory()  # hand back what fragments after many runs (rate-limited; featviz_core/allocator.py)

@@ -8,7 +8,7 @@
 >>> fv.predict(model, maps)[0]                       # ('7', 0.99...)
 """
 
-from .allocator import tune_allocator
+from .allocator import release_free_memory, tune_allocator
 from .cache import LRUCache, activation_cache, compact, figure_cache
 from .capture import Capture, FeatureMap, capture
 from .colormaps import COLORMAPS, DIVERGING
@@ -49,6 +49,7 @@ from .weights import WeightsFile, WeightsState, download_weights, weights_file, 
 
 __all__ = [
     "tune_allocator",
+    "release_free_memory",
     "figure_cache",
     "compact",
     "activation_cache",

@@ -21,12 +21,15 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
     mib = 2**20
-    print("snapshot  RSS MiB  native in use MiB  native free MiB  Python traced MiB")
+    print("snapshot  RSS MiB  anonymous MiB  native in use MiB  native free MiB  Python blocks  threads  Python traced MiB")
     for path in sorted(glob.glob(os.path.join(args.dir, "info_*.json"))):
         info = json.load(open(path))
         malloc = info["mallinfo"]
-        print(f"{os.path.basename(path)[5:8]:>8}  {info['rss'] / mib:7.0f}  {malloc.get('uordblks', 0) / mib:17.0f}"
-              f"  {malloc.get('fordblks', 0) / mib:15.0f}  {info['traced'][0] / mib:17.1f}")
+        print(f"{os.path.basename(path)[5:8]:>8}  {info['rss'] / mib:7.0f}  {info.get('anonymous', 0) / mib:13.0f}"
+              f"  {malloc.get('uordblks', 0) / mib:17.0f}  {malloc.get('fordblks', 0) / mib:15.0f}"
+              f"  {info.get('python_blocks', 0):13d}  {info.get('threads', 0):7d}  {info['traced'][0] / mib:17.1f}")
+    if not os.path.exists(os.path.join(args.dir, f"snap_{args.first:03d}.pickle")):
+        return  # recorded with FEATVIZ_PROFILE_TRACE=0: no snapshots
     first = tracemalloc.Snapshot.load(os.path.join(args.dir, f"snap_{args.first:03d}.pickle"))
     last = tracemalloc.Snapshot.load(os.path.join(args.dir, f"snap_{args.last:03d}.pickle"))
     print(f"\nPython allocations grown from snapshot {args.first} to {args.last}:")
