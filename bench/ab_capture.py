@@ -1,0 +1,105 @@
+"""A/B: this checkout's capture against an earlier commit's, in one process, alternating.
+
+Why: a change to ``featviz_core.capture`` moves the capture-overhead ratio by a few per cent, less than the
+drift between two runs of ``bench_capture.py``. Timing both versions side by side, on the same model and
+input, in the same process, is what can tell such a change from noise. Also times capture followed by
+``compact`` (the float16 copy the dashboard caches), which is what a new image or model costs the UI.
+
+    python bench/ab_capture.py --against dde5e5e
+    python bench/ab_capture.py --against HEAD~3 --models resnet50 --repeats 40
+
+A dev tool: it prints a table and writes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import io  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tarfile  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from types import ModuleType  # noqa: E402
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+
+import featviz_core as fv  # noqa: E402
+from bench._common import Table, log, print_table  # noqa: E402
+
+MODELS = ("mobilenet_v3_large", "resnet18", "resnet50", "convnext_tiny")
+
+
+def load_revision(revision: str, into: Path) -> ModuleType:
+    """``featviz_core`` as it was at ``revision``, importable as ``featviz_then`` (its imports are relative)."""
+    archive = subprocess.run(["git", "archive", revision, "featviz_core"], cwd=REPO_ROOT, check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "featviz_core").rename(into / "featviz_then")
+    sys.path.insert(0, str(into))
+    return importlib.import_module("featviz_then")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", required=True, help="a git revision, e.g. HEAD~3 or a commit hash")
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--repeats", type=int, default=25, help="timed rounds per model (default 25)")
+    args = parser.parse_args(argv)
+    fv.tune_allocator()
+    with tempfile.TemporaryDirectory(prefix="featviz-ab-") as tmp:
+        then = load_revision(args.against, Path(tmp))
+        table = Table(
+            f"capture: this checkout vs {args.against}, medians of {args.repeats} alternating rounds after 3 "
+            f"warm-up, torch threads {torch.get_num_threads()}; ratios are to the plain forward pass",
+            ["model", "plain ms", f"{args.against} ms", "now ms", f"{args.against} ratio", "now ratio",
+             f"{args.against} + compact ms", "now + compact ms"],
+        )
+        for name in args.models:
+            log(f"ab: {name}…")
+            torch.manual_seed(0)
+            model = torchvision.models.get_model(name, weights=None).eval()
+            x = torch.rand(1, 3, 224, 224)
+
+            def plain() -> object:
+                with torch.inference_mode():
+                    return model(x)
+
+            runs = {
+                "plain": plain,
+                "then": lambda: then.capture(model, x),
+                "now": lambda: fv.capture(model, x),
+                "then_compact": lambda: then.compact(then.capture(model, x)),
+                "now_compact": lambda: fv.compact(fv.capture(model, x)),
+            }
+            for run in runs.values():
+                for _ in range(3):
+                    run()
+            samples: dict[str, list[float]] = {key: [] for key in runs}
+            for round_ in range(args.repeats):
+                order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
+                for key in order:
+                    start = time.perf_counter()
+                    runs[key]()
+                    samples[key].append(time.perf_counter() - start)
+            ms = {key: statistics.median(values) * 1e3 for key, values in samples.items()}
+            table.rows.append([
+                name, f"{ms['plain']:.1f}", f"{ms['then']:.1f}", f"{ms['now']:.1f}",
+                f"{ms['then'] / ms['plain']:.2f}", f"{ms['now'] / ms['plain']:.2f}",
+                f"{ms['then_compact']:.1f}", f"{ms['now_compact']:.1f}",
+            ])
+        print_table(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
