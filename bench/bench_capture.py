@@ -97,8 +97,7 @@ def store_cost(captured: fv.Capture, repeats: int) -> float:
     """Median time to write every captured tensor to memory once (cloning them): the floor of any capture
     that keeps every layer. A plain forward pass reuses a few cache-warm buffers; a capture must leave
     ``captured MB`` behind, and on a 2-core VM that is bound by memory bandwidth, not by featviz's code."""
-    unique = {id(fmap.tensor.untyped_storage()): fmap.tensor for fmap in captured.values()}
-    tensors = list({t.untyped_storage().data_ptr(): t for t in unique.values()}.values())
+    tensors = list({fmap.tensor.untyped_storage().data_ptr(): fmap.tensor for fmap in captured.values()}.values())
     samples = []
     for _ in range(repeats + 1):
         gc.collect()

@@ -66,13 +66,20 @@ def tune_allocator() -> bool:
     return _tuned
 
 
-def free_heap_bytes() -> int | None:
-    """Bytes glibc holds free in its heaps (mallinfo2's fordblks); None where that cannot be read."""
+def heap_info() -> dict[str, int] | None:
+    """glibc's mallinfo2 for all its heaps (``uordblks`` in use, ``fordblks`` free, ...); None where that
+    cannot be read (not glibc, or older than 2.33)."""
     libc = _glibc()
     if libc is None or not hasattr(libc, "mallinfo2"):
         return None
-    libc.mallinfo2.restype = _MallInfo2
-    return int(libc.mallinfo2().fordblks)
+    info = libc.mallinfo2()
+    return {name: int(getattr(info, name)) for name, _ in _MallInfo2._fields_}
+
+
+def free_heap_bytes() -> int | None:
+    """Bytes glibc holds free in its heaps (mallinfo2's fordblks); None where that cannot be read."""
+    info = heap_info()
+    return None if info is None else info["fordblks"]
 
 
 def release_free_memory(free_limit: int = FREE_LIMIT, interval_s: float = RELEASE_INTERVAL_S) -> bool:
@@ -104,4 +111,6 @@ def _glibc() -> ctypes.CDLL | None:
             _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         except OSError:
             return None
+        if hasattr(_libc, "mallinfo2"):
+            _libc.mallinfo2.restype = _MallInfo2
     return _libc

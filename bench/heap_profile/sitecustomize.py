@@ -18,7 +18,6 @@ import sys
 
 if os.environ.get("FEATVIZ_PROFILE_DIR") and "app.py" in sys.argv:
     import collections
-    import ctypes
     import gc
     import json
     import threading
@@ -26,20 +25,12 @@ if os.environ.get("FEATVIZ_PROFILE_DIR") and "app.py" in sys.argv:
     import tracemalloc
 
     _OUT = os.environ["FEATVIZ_PROFILE_DIR"]
-    _FIELDS = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-               "keepcost")
-
-    class _MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in _FIELDS]
 
     def _mallinfo() -> dict:
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallinfo2.restype = _MallInfo2
-            info = libc.mallinfo2()
-            return {name: getattr(info, name) for name in _FIELDS}
-        except (OSError, AttributeError):  # not glibc
-            return {}
+        # imported late: featviz_core brings torch, which the server loads anyway, but not at interpreter start
+        from featviz_core.allocator import heap_info
+
+        return heap_info() or {}
 
     def _rss() -> int:
         with open("/proc/self/status") as status:
