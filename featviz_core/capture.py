@@ -5,8 +5,9 @@ Several things make this harder than registering a hook per module:
 * **In-place ops.** torchvision's ReLUs run in place (and ResNet adds its shortcut with ``+=``), so a
   reference to a batch-norm output is overwritten before the forward pass ends. Outputs are kept by
   reference, and one is copied only just before a torch call writes into it
-  (:mod:`featviz_core.copy_on_write`): on resnet50, 49 of its 182 outputs, and captures take a quarter less memory. Attention models, whose fused
-  kernels a torch function mode would switch off, copy every output instead.
+  (:mod:`featviz_core.copy_on_write`): on resnet50, 49 of its 182 outputs, and captures take a quarter
+  less memory. Attention models, whose fused kernels a torch function mode would switch off, copy every
+  output instead.
 * **Shared models.** One loaded model serves every browser session, and a module's hooks fire for every
   thread's forward pass. Each capture's hooks record only calls made on the thread that owns them.
 * **Shared tensors.** A layer that returns its input or its last child's output (a Sequential, a
