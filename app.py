@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-import featviz_core as fv
+from featviz_ui import server
 
-fv.tune_allocator()  # reuse freed memory across captures (see featviz_core/allocator.py); once per process
+server.tune_allocator()  # this process reuses freed memory across captures (featviz_ui/server.py)
 
 
 st.set_page_config(page_title="featviz", page_icon=":material/grid_view:", layout="wide")
@@ -14,7 +14,7 @@ navigation = st.navigation(
         st.Page("pages/explore.py", title="Feature maps", icon=":material/grid_view:", default=True),
         st.Page("pages/compare_layers.py", title="Compare two layers", icon=":material/view_column:"),
         st.Page("pages/compare_images.py", title="Compare two images", icon=":material/photo_library:"),
-        st.Page("pages/compare.py", title="Trained vs untrained", icon=":material/compare:"),
+        st.Page("pages/trained_vs_untrained.py", title="Trained vs untrained", icon=":material/compare:"),
         st.Page("pages/overview.py", title="Model overview", icon=":material/table_chart:"),
         st.Page("pages/about.py", title="How to read the maps", icon=":material/help:"),
     ]
@@ -22,4 +22,4 @@ navigation = st.navigation(
 try:
     navigation.run()
 finally:
-    fv.release_free_memory()  # hand back what fragments after many runs (rate-limited; featviz_core/allocator.py)
+    server.release_free_memory()  # hand back what fragments after many runs (rate-limited)

@@ -15,17 +15,14 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
-
-if str(REPO_ROOT) not in sys.path:  # scripts are run as `python bench/xxx.py` from the repo root
-    sys.path.insert(0, str(REPO_ROOT))
-
 
 # --------------------------------------------------------------------------------------------- timing
 
@@ -132,7 +129,7 @@ def read_rss_bytes(pid: int) -> int:
 
 
 def find_pid_by_port(port: int, must_contain: str = "streamlit") -> int:
-    """The PID of the process started with ``--server.port <port>`` (tests.browser.dashboard keeps its
+    """The PID of the process started with ``--server.port <port>`` (featviz_ui.testing.dashboard keeps its
     Popen to itself), found by scanning /proc/*/cmdline; psutil is not a dependency of featviz."""
     try:
         import psutil  # type: ignore[import-not-found]
@@ -169,7 +166,7 @@ def _has_port(args: Sequence[str], port: int) -> bool:
 def freeze_dashboard_sources() -> None:
     """Make dashboards started from now on ignore source-file changes (Streamlit's file watcher off).
 
-    Why: ``tests.browser.dashboard`` passes this process's environment to ``streamlit run``. With the
+    Why: ``featviz_ui.testing.dashboard`` passes this process's environment to ``streamlit run``. With the
     watcher on, an edit anywhere in the working tree during a benchmark (someone else working in the repo)
     makes the server re-import featviz_core mid-run, which changes what is measured and can break the app.
     """
@@ -248,7 +245,7 @@ def _cpu_model() -> str:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass
@@ -324,10 +321,10 @@ def print_table(table: Table) -> None:
     widths = [max(len(str(c)), *(len(str(r[i])) for r in table.rows)) if table.rows else len(str(c))
               for i, c in enumerate(table.columns)]
     print(f"\n{table.title}")
-    print("  ".join(str(c).ljust(w) for c, w in zip(table.columns, widths)))
+    print("  ".join(str(c).ljust(w) for c, w in zip(table.columns, widths, strict=False)))
     print("  ".join("-" * w for w in widths))
     for row in table.rows:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=False)))
     sys.stdout.flush()
 
 

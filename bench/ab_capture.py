@@ -13,27 +13,26 @@ A dev tool: it prints a table and writes nothing.
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import io
+import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
+import time
 from pathlib import Path
+from types import ModuleType
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import torch
+import torchvision
 
-import argparse  # noqa: E402
-import importlib  # noqa: E402
-import io  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tarfile  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from types import ModuleType  # noqa: E402
+import featviz_core as fv
+from featviz_core.cache import compact
+from featviz_ui import server
 
-import torch  # noqa: E402
-import torchvision  # noqa: E402
-
-import featviz_core as fv  # noqa: E402
-from bench._common import Table, log, print_table  # noqa: E402
+from _common import REPO_ROOT, Table, log, print_table
 
 MODELS = ("mobilenet_v3_large", "resnet18", "resnet50", "convnext_tiny")
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--repeats", type=int, default=25, help="timed rounds per model (default 25)")
     args = parser.parse_args(argv)
-    fv.tune_allocator()
+    server.tune_allocator()
     with tempfile.TemporaryDirectory(prefix="featviz-ab-") as tmp:
         then = load_revision(args.against, Path(tmp))
         table = Table(
@@ -70,16 +69,16 @@ def main(argv: list[str] | None = None) -> int:
             model = torchvision.models.get_model(name, weights=None).eval()
             x = torch.rand(1, 3, 224, 224)
 
-            def plain() -> object:
+            def plain(model=model, x=x) -> object:
                 with torch.inference_mode():
                     return model(x)
 
-            runs = {
+            runs = {  # model and x bound now: these run within this iteration only
                 "plain": plain,
-                "then": lambda: then.capture(model, x),
-                "now": lambda: fv.capture(model, x),
-                "then_compact": lambda: then.compact(then.capture(model, x)),
-                "now_compact": lambda: fv.compact(fv.capture(model, x)),
+                "then": lambda model=model, x=x: then.capture(model, x),
+                "now": lambda model=model, x=x: fv.capture(model, x),
+                "then_compact": lambda model=model, x=x: then.compact(then.capture(model, x)),
+                "now_compact": lambda model=model, x=x: compact(fv.capture(model, x)),
             }
             for run in runs.values():
                 for _ in range(3):

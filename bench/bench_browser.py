@@ -1,7 +1,7 @@
 """In the browser: time from choosing a layer (or a normalization) to the grid being drawn, in Chromium.
 
 Why: the core benchmarks time Python; a person waits for the whole path: the rerun, the figure's JSON
-over the websocket, and Plotly drawing it. This starts the real dashboard (``tests.browser.dashboard``)
+over the websocket, and Plotly drawing it. This starts the real dashboard (``featviz_ui.testing.dashboard``)
 and times, in headless Debian Chromium, a layer change to a 64-, a 512- and a 2048-channel layer and a
 normalization change on each. Each measurement alternates between two choices, so every choice is a real
 change. Target: median < 1 s for each.
@@ -12,28 +12,42 @@ change. Target: median < 1 s for each.
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from playwright.sync_api import sync_playwright
 
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any, Callable  # noqa: E402
-
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-import featviz_core as fv  # noqa: E402
-from bench._common import (  # noqa: E402
-    Table, Target, freeze_dashboard_sources, log, median, met, print_table, print_targets, report_browser_failure,
-    wait_script_idle, write_results,
+from featviz_core.normalize import NORMALIZATIONS
+from featviz_ui.testing import (
+    GRID,
+    choose,
+    dashboard,
+    launch,
+    use_untrained_zoo_model,
+    wait_for_grid,
+    wait_for_plot,
 )
-from tests.browser import (  # noqa: E402
-    choose, dashboard, launch, use_untrained_zoo_model, wait_for_grid, wait_for_meta,
+
+from _common import (
+    REPO_ROOT,
+    Table,
+    Target,
+    freeze_dashboard_sources,
+    log,
+    median,
+    met,
+    print_table,
+    print_targets,
+    report_browser_failure,
+    wait_script_idle,
+    write_results,
 )
 
 TARGET_S = 1.0
@@ -65,14 +79,14 @@ CASES = (
 NORMALIZATION_PAIR = ("symmetric", "per_channel")  # alternated; both directions are timed
 
 
-def timed(page: Any, action: Callable[[], float], wait: Callable[[], None]) -> float:
-    """Seconds from the click (``action`` returns its perf_counter) until ``wait`` returns; then wait,
-    untimed, for Streamlit to finish the run so the next measurement starts from a quiet page."""
+def timed(page: Any, action: Callable[[], float], wait: Callable[[], float]) -> float:
+    """Seconds from the click (``action`` returns its perf_counter) until the new grid was first drawn
+    (``wait`` returns that perf_counter, then waits, untimed, for the page to settle); then wait for Streamlit
+    to finish the run so the next measurement starts from a quiet page."""
     start = action()
-    wait()
-    elapsed = time.perf_counter() - start
+    drawn = wait()
     wait_script_idle(page, TIMEOUT_MS)
-    return elapsed
+    return drawn - start
 
 
 def layer_change(page: Any, layer: str, title: str) -> float:
@@ -80,11 +94,10 @@ def layer_change(page: Any, layer: str, title: str) -> float:
 
 
 def normalization_change(page: Any, mode: str, title: str) -> float:
-    def wait() -> None:
-        wait_for_meta(page, "normalization", mode, TIMEOUT_MS)
-        wait_for_grid(page, title, TIMEOUT_MS)
+    def wait() -> float:  # the grid with this title, its mosaic, and the new normalization, drawn
+        return wait_for_plot(page, GRID, title, mosaic=True, meta={"normalization": mode}, timeout=TIMEOUT_MS)
 
-    return timed(page, lambda: choose(page, "Normalization", fv.NORMALIZATIONS[mode]), wait)
+    return timed(page, lambda: choose(page, "Normalization", NORMALIZATIONS[mode]), wait)
 
 
 def run(repeats: int, warmup: int) -> dict:
@@ -163,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     print_table(table)
     print_targets(targets)
     notes = [
-        "Real dashboard (`streamlit run app.py` via tests.browser.dashboard, empty TORCH_HOME, untrained zoo "
+        "Real dashboard (`streamlit run app.py` via featviz_ui.testing.dashboard, empty TORCH_HOME, untrained zoo "
         "weights) in headless Debian Chromium via Playwright, viewport 1400×1100.",
-        "Start: tests.browser.choose's perf_counter at the click on the option. End: wait_for_grid sees the grid "
-        "with the expected title and its mosaic PNG in the DOM (normalization: also wait_for_meta). Layer "
+        "Start: featviz_ui.testing.choose's perf_counter at the click on the option. End: the first animation "
+        "frame in which the grid with the expected title and its mosaic PNG is drawn (normalization: with the "
+        "new normalization in its meta, in the same wait); the page then settles, untimed. Layer "
         "changes alternate with a second layer (64 ↔ 512 on resnet18; layer4.0.conv3 ↔ layer4.1.conv3, both "
         "2048, on resnet50); normalization alternates symmetric ↔ per channel and both directions are timed.",
         "No baseline: the target is absolute. Chromium renders with SwiftShader (no GPU) on the same 2 cores "

@@ -12,26 +12,31 @@ and the same preprocessed input; untrained weights time the same as trained ones
 
 from __future__ import annotations
 
+import argparse
+import gc
+import statistics
 import sys
-from pathlib import Path
+import time
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import torch
+import torchvision
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import featviz_core as fv
+from featviz_ui import server
 
-import torch  # noqa: E402
-import torchvision  # noqa: E402
-
-import featviz_core as fv  # noqa: E402
-from bench._common import (  # noqa: E402
-    Table, Target, log, met, print_table, print_targets, time_pair, write_results,
+from _common import (
+    REPO_ROOT,
+    Table,
+    Target,
+    log,
+    met,
+    print_table,
+    print_targets,
+    time_pair,
+    write_results,
 )
 
-ALLOCATOR_TUNED = fv.tune_allocator()  # as app.py does in the dashboard's server process
+ALLOCATOR_TUNED = server.tune_allocator()  # as app.py does in the dashboard's server process
 MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v3_large", "convnext_tiny", "vit_b_16")
 TARGET_RATIO = 1.10
 SAMPLE = "Cat (Chelsea)"
@@ -148,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         "untrained weights (torchvision.models.get_model(name, weights=None).eval()).",
         "Candidate: fv.capture(model, x) with the plain nn.Module. Baseline: "
         "`with torch.inference_mode(): model(x.unsqueeze(0))`. Both timed alternately in one process.",
-        f"Allocator tuned as the dashboard's server does (fv.tune_allocator(): {ALLOCATOR_TUNED}); it applies "
+        "Allocator tuned as the dashboard's server does (featviz_ui.server.tune_allocator(): "
+        f"{ALLOCATOR_TUNED}); it applies "
         "to candidate and baseline alike.",
         "The profile, two columns: 'hooks, no copy' is the same hooks keeping references instead of copies "
         "(not a correct capture: in-place ReLUs overwrite them), the cost of the hooks themselves. "

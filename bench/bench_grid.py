@@ -14,25 +14,30 @@ real layer outputs (untrained resnet18 / resnet50 on the 'Cat (Chelsea)' sample)
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
-from pathlib import Path
+import time
+from collections.abc import Callable
+from typing import Union
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+from plotly.subplots import make_subplots
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from typing import Callable, Union  # noqa: E402
+import featviz_core as fv
 
-import plotly.graph_objects as go  # noqa: E402
-import plotly.io as pio  # noqa: E402
-import torch  # noqa: E402
-from plotly.subplots import make_subplots  # noqa: E402
-
-import featviz_core as fv  # noqa: E402
-from bench._common import (  # noqa: E402
-    Table, Target, log, met, print_table, print_targets, time_pair, write_results,
+from _common import (
+    REPO_ROOT,
+    Table,
+    Target,
+    log,
+    met,
+    print_table,
+    print_targets,
+    time_pair,
+    write_results,
 )
 
 CASES = ((64, 112, 112), (256, 56, 56), (512, 28, 28), (2048, 7, 7), (96, 224, 224))

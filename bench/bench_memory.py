@@ -2,7 +2,7 @@
 
 Why: every switch reruns the page, reads a capture from Streamlit's cache and builds a new figure; a leak
 there (figures, captures or models kept alive, caches that do not evict) grows the server until it falls
-over. This starts the real dashboard (``tests.browser.dashboard``), drives it with Chromium through
+over. This starts the real dashboard (``featviz_ui.testing.dashboard``), drives it with Chromium through
 layer/normalization switches across 3 sample images and 2 models (the bundled, trained digits CNN and an
 untrained resnet18), and reads the server's VmRSS after a warm-up cycle (which fills every cache) and at
 intervals. Target: growth from after warm-up to the end < 5 %.
@@ -14,28 +14,39 @@ intervals. Target: growth from after warm-up to the end < 5 %.
 
 from __future__ import annotations
 
+import argparse
+import math
+import shutil
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from playwright.sync_api import sync_playwright
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any, Callable, Iterator, Optional  # noqa: E402
+from featviz_core.normalize import NORMALIZATIONS
+from featviz_core.samples import DEFAULT_SAMPLE
+from featviz_ui.testing import choose, dashboard, launch, use_untrained_zoo_model, wait_for_grid, wait_for_meta
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-import featviz_core as fv  # noqa: E402
-from bench._common import (  # noqa: E402
-    Table, Target, find_pid_by_port, freeze_dashboard_sources, log, median, met, print_table, print_targets,
-    read_rss_bytes, report_browser_failure, wait_script_idle, write_results,
+from _common import (
+    REPO_ROOT,
+    Table,
+    Target,
+    find_pid_by_port,
+    freeze_dashboard_sources,
+    log,
+    median,
+    met,
+    print_table,
+    print_targets,
+    read_rss_bytes,
+    report_browser_failure,
+    wait_script_idle,
+    write_results,
 )
-from tests.browser import choose, dashboard, launch, use_untrained_zoo_model, wait_for_grid, wait_for_meta  # noqa: E402
 
 TARGET_GROWTH = 0.05
 VIEWPORT = {"width": 1400, "height": 1100}
@@ -45,7 +56,7 @@ LAYERS = {
     "digits_cnn": ("conv1", "conv2", "pool1", "relu2", "fc1"),
     "resnet18": ("layer1.0.conv1", "layer2.1.bn2", "layer3.0.downsample.0", "layer4.0.conv1", "maxpool", "avgpool"),
 }
-NORMALIZATIONS = list(fv.NORMALIZATIONS)  # keys, in the order the selectbox lists them
+MODES = list(NORMALIZATIONS)  # keys, in the order the selectbox lists them
 SWITCHES_PER_BLOCK = 10  # layer and normalization switches per (model, image) before moving on
 WARMUP_SWITCHES_PER_BLOCK = 4
 
@@ -56,16 +67,16 @@ class Driver:
 
     page: Any
     model: str = "digits_cnn"
-    image: str = fv.DEFAULT_SAMPLE
+    image: str = DEFAULT_SAMPLE
     layer: str = "conv1"
     normalization: str = "per_channel"
     layer_turn: int = 0
     switches: int = 0
-    durations: list[float] = field(default_factory=list)  # click to redrawn, idle page, per counted switch
+    durations: list[float] = field(default_factory=list)  # click to redrawn grid, per counted switch
     verbose: bool = False
 
-    def _done(self, what: str, start: float) -> None:
-        self.durations.append(time.perf_counter() - start)
+    def _done(self, what: str, start: float, drawn: float) -> None:
+        self.durations.append(drawn - start)
         self.switches += 1
         if self.verbose:
             log(f"  switch {self.switches}: {self.model} / {self.image}: {what} in {self.durations[-1]:.2f} s")
@@ -97,17 +108,17 @@ class Driver:
         layer = layers[self.layer_turn % len(layers)]
         self.layer_turn += 1
         start = choose(self.page, "Layer", layer)
-        wait_for_grid(self.page, f"{layer} · ", timeout=120_000)
+        drawn = wait_for_grid(self.page, f"{layer} · ", timeout=120_000)
         wait_script_idle(self.page)
-        self._done(f"layer {layer}", start)
+        self._done(f"layer {layer}", start, drawn)
         self.layer = layer
 
     def switch_normalization(self) -> None:
-        mode = NORMALIZATIONS[(NORMALIZATIONS.index(self.normalization) + 1) % len(NORMALIZATIONS)]
-        start = choose(self.page, "Normalization", fv.NORMALIZATIONS[mode])
-        wait_for_meta(self.page, "normalization", mode, timeout=120_000)
+        mode = MODES[(MODES.index(self.normalization) + 1) % len(MODES)]
+        start = choose(self.page, "Normalization", NORMALIZATIONS[mode])
+        drawn = wait_for_meta(self.page, "normalization", mode, timeout=120_000)
         wait_script_idle(self.page)
-        self._done(f"normalization {mode}", start)
+        self._done(f"normalization {mode}", start, drawn)
         self.normalization = mode
 
 
@@ -239,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{growth:+.1%}")]
     print_targets(targets)
     notes = [
-        "Server: `streamlit run app.py` started by tests.browser.dashboard with an empty TORCH_HOME; its PID "
+        "Server: `streamlit run app.py` started by featviz_ui.testing.dashboard with an empty TORCH_HOME; its PID "
         "found from its `--server.port` command line in /proc; RSS from /proc/<pid>/status (one process).",
         f"Driven by headless Chromium: samples {', '.join(SAMPLES)}; models digits_cnn (bundled, trained) and "
         "resnet18 (untrained); switches alternate a layer change and a normalization change (all five modes "
@@ -248,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "cycles of (model, image) and the end reading is taken on the same model and image as the warm-up "
         "reading (resnet18, Coffee cup); readings marked * are all at that point of the cycle.",
         "MiB = 2^20 bytes. Growth = (RSS at end − RSS after warm-up) / RSS after warm-up. Switch time = from "
-        "the click on the option until the new grid is drawn and Streamlit reports no script running.",
+        "the click on the option until the new grid is first drawn; the next switch starts once the page has "
+        "settled and Streamlit reports no script running.",
     ]
     path = write_results("memory", "Memory", [table, series], targets, quick=args.quick, notes=notes,
                          data={"switches": switches, "block": block, "warmup_block": warmup_block, **result},

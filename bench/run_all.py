@@ -11,22 +11,17 @@ down: its failure is written into RESULTS.md instead.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import signal
+import subprocess
 import sys
-from pathlib import Path
+import threading
+import time
+from typing import Any, Optional
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from typing import Any, Optional  # noqa: E402
-
-from bench._common import BENCH_DIR, RESULTS_DIR, log, machine_info, markdown_table, now_iso  # noqa: E402
+from _common import BENCH_DIR, REPO_ROOT, RESULTS_DIR, log, machine_info, markdown_table, now_iso
 
 BENCHMARKS = {  # result name -> script
     "capture": "bench_capture.py",

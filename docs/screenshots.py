@@ -6,15 +6,19 @@ pictures show what a fresh offline machine shows.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser import (  # noqa: E402
-    choose, dashboard, hover_tile, launch, sidebar_click, wait_for_grid, wait_for_meta,
+from featviz_ui.testing import (
+    choose,
+    dashboard,
+    hover_tile,
+    launch,
+    sidebar_click,
+    wait_for_grid,
+    wait_for_meta,
 )
 
 DOCS = Path(__file__).resolve().parent
@@ -32,7 +36,8 @@ def section(page, start_text: str, name: str, height: int = 1000) -> None:
     top.scroll_into_view_if_needed()
     box = top.bounding_box()
     main = page.locator('[data-testid="stMain"]').bounding_box()
-    page.screenshot(path=DOCS / name, clip={"x": main["x"], "y": box["y"] - 20, "width": main["width"], "height": height})
+    clip = {"x": main["x"], "y": box["y"] - 20, "width": main["width"], "height": height}
+    page.screenshot(path=DOCS / name, clip=clip)
     page.set_viewport_size(size)
 
 
@@ -47,7 +52,9 @@ def analysis_views(page) -> None:
     page.get_by_text("Channel statistics (32 channels)").click()
     page.locator('[data-testid="stNumberInput"] input').first.fill("3")
     page.keyboard.press("Enter")
-    page.wait_for_function("() => (document.querySelector('.st-key-closeup .gtitle') || {}).textContent?.includes('channel 3 ·')")
+    page.wait_for_function(
+        "() => (document.querySelector('.st-key-closeup .gtitle') || {}).textContent?.includes('channel 3 ·')"
+    )
     section(page, "One channel up close", "channel-closeup.png", 820)
     page.get_by_text("Inside this layer").click()
     page.wait_for_timeout(1500)

@@ -1,128 +1,86 @@
 """featviz_core: see what a convolutional network sees, without any UI.
 
->>> import featviz_core as fv
->>> model = fv.load_model("digits_cnn")               # bundled and trained; or e.g. "resnet18", weights=None
->>> image = fv.load_sample("Handwritten 7")          # or fv.load_image("photo.jpg")
->>> maps = fv.capture(model, image)                  # one forward pass, every layer
->>> fig = fv.channel_grid(maps["conv1"], normalize="per_channel", colormap="viridis")
->>> fv.predict(model, maps)[0]                       # ('7', 0.99...)
+Load a model, give it an image, capture every layer in one forward pass, and draw, measure or export any
+layer::
+
+    >>> import featviz_core as fv
+    >>> model = fv.load_model("digits_cnn")               # bundled and trained; or e.g. "resnet18", weights=None
+    >>> image = fv.load_sample("Handwritten 7")          # or fv.load_image("photo.jpg")
+    >>> maps = fv.capture(model, image)                  # one forward pass, every layer
+    >>> figure = fv.channel_grid(maps["conv1"], normalize="per_channel", colormap="viridis")
+    >>> fv.predict(model, maps)[0][0]                    # the most likely class
+    '7'
+
+This namespace holds what a notebook needs; each name's docstring has a short example. The dashboard's
+plumbing (caches, the float16 compaction, TorchScript instrumentation, layouts, colour tables) stays
+importable from its own module, e.g. ``featviz_core.cache.LRUCache``. Deployment settings are
+:mod:`featviz_core.settings`.
 """
 
-from .allocator import release_free_memory, tune_allocator
-from .cache import LRUCache, activation_cache, compact, figure_cache
 from .capture import Capture, FeatureMap, capture
-from .colormaps import COLORMAPS, DIVERGING
 from .errors import FeatvizError, ImageError, LayerError, ModelError, WeightsUnavailableError
-from .grid import channel_grid, mosaic_layout
-from .images import SUPPORTED_FORMATS, UPLOAD_EXTENSIONS, image_notes, load_image
-from .layers import LayerEntry, default_layer, layer_tree
-from . import digits
-from .export import (
-    NPZ_MAX_BYTES,
-    NPZ_WARN_BYTES,
-    capture_npz,
-    capture_npz_size,
-    grid_png,
-    layer_npy,
-    review_report,
-    stats_csv,
-)
-from .figures import depth_profile, prediction_chart
+from .export import capture_npz, grid_png, layer_npy, review_report, stats_csv
+from .figures import depth_profile
+from .grid import channel_grid
+from .grid_settings import GridSettings
+from .images import load_image
 from .inspect_layer import (
     channel_figure,
     channel_histogram,
-    channel_map,
     conv_module,
     kernel_figure,
     output_shape_explainer,
     overlay,
 )
-from .models import UNTRAINED_SEED, LoadedModel, available_models, best_device, list_zoo_models, load_model
+from .layers import default_layer, layer_tree
+from .models import LoadedModel, available_models, load_model
 from .predict import predict
-from .normalize import NORMALIZATIONS, Normalized, normalize
-from .samples import DEFAULT_SAMPLE, list_samples, load_sample, sample_bytes, sample_description
-from .shapes import ChannelView, channel_view
-from .stats import NOISE_THRESHOLD, STAT_COLUMNS, ChannelStats, LayerSummary, channel_stats, layer_summary
-from .torchscript import load_torchscript, torchscript_allowed
-from .uploads import StateDictReport, check_state_dict, load_with_state_dict, read_state_dict
-from .weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
+from .samples import list_samples, load_sample
+from .stats import channel_stats, layer_summary
+from .torchscript import load_torchscript
+from .uploads import load_with_state_dict
 
 __all__ = [
-    "tune_allocator",
-    "release_free_memory",
-    "figure_cache",
-    "compact",
-    "activation_cache",
-    "LRUCache",
-    "NPZ_WARN_BYTES",
-    "NPZ_MAX_BYTES",
+    # models
+    "load_model",
+    "available_models",
+    "load_with_state_dict",
+    "load_torchscript",
+    "LoadedModel",
+    # images
+    "load_image",
+    "load_sample",
+    "list_samples",
+    # capture
+    "capture",
+    "Capture",
+    "FeatureMap",
+    "layer_tree",
+    "default_layer",
+    # draw
+    "channel_grid",
+    "GridSettings",
+    "channel_figure",
+    "channel_histogram",
+    "overlay",
+    "conv_module",
+    "kernel_figure",
+    "output_shape_explainer",
+    "depth_profile",
+    # measure
+    "channel_stats",
+    "layer_summary",
+    "predict",
+    # export
+    "grid_png",
+    "layer_npy",
+    "capture_npz",
     "stats_csv",
     "review_report",
-    "layer_npy",
-    "grid_png",
-    "capture_npz_size",
-    "capture_npz",
-    "overlay",
-    "output_shape_explainer",
-    "kernel_figure",
-    "conv_module",
-    "channel_map",
-    "channel_histogram",
-    "channel_figure",
-    "depth_profile",
-    "layer_summary",
-    "channel_stats",
-    "LayerSummary",
-    "ChannelStats",
-    "STAT_COLUMNS",
-    "NOISE_THRESHOLD",
-    "COLORMAPS",
-    "DEFAULT_SAMPLE",
-    "DIVERGING",
-    "NORMALIZATIONS",
-    "SUPPORTED_FORMATS",
-    "UNTRAINED_SEED",
-    "UPLOAD_EXTENSIONS",
-    "Capture",
-    "ChannelView",
-    "FeatureMap",
+    # errors
     "FeatvizError",
     "ImageError",
-    "LayerEntry",
-    "LayerError",
-    "LoadedModel",
     "ModelError",
-    "Normalized",
-    "StateDictReport",
-    "WeightsFile",
-    "WeightsState",
+    "LayerError",
     "WeightsUnavailableError",
-    "available_models",
-    "best_device",
-    "capture",
-    "channel_grid",
-    "channel_view",
-    "check_state_dict",
-    "default_layer",
-    "digits",
-    "download_weights",
-    "image_notes",
-    "layer_tree",
-    "list_samples",
-    "list_zoo_models",
-    "load_image",
-    "load_model",
-    "load_sample",
-    "load_torchscript",
-    "load_with_state_dict",
-    "mosaic_layout",
-    "normalize",
-    "predict",
-    "prediction_chart",
-    "read_state_dict",
-    "sample_bytes",
-    "sample_description",
-    "torchscript_allowed",
-    "weights_file",
-    "weights_state",
 ]

@@ -12,29 +12,19 @@ raw values capture again in float32 (:func:`featviz_core.capture`), so downloads
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 from collections import OrderedDict
-from typing import Callable, Generic, Hashable, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import torch
 
+from . import settings
 from .capture import Capture, FeatureMap
 
 T = TypeVar("T")
 FLOAT16_MAX = 65504.0
-ACTIVATION_CACHE_ENV = "FEATVIZ_ACTIVATION_CACHE_MB"
-FIGURE_CACHE_ENV = "FEATVIZ_FIGURE_CACHE_MB"
-
-
-def configured_bytes(variable: str, default_mb: float) -> int:
-    """A cache size from the environment (in MB), or the default."""
-    try:
-        value = float(os.environ.get(variable, default_mb))
-    except ValueError:
-        value = default_mb
-    return int(max(value, 1) * 2**20)
 
 
 class LRUCache(Generic[T]):
@@ -121,7 +111,7 @@ def _half(tensor: torch.Tensor) -> torch.Tensor:
 
 def activation_cache(max_bytes: int | None = None) -> LRUCache[Capture]:
     """A cache of captures, sized by ``FEATVIZ_ACTIVATION_CACHE_MB`` (default 1024 MB)."""
-    return LRUCache(max_bytes or configured_bytes(ACTIVATION_CACHE_ENV, 1024), lambda captured: captured.nbytes)
+    return LRUCache(max_bytes or settings.current().activation_cache_bytes, lambda captured: captured.nbytes)
 
 
 FIGURE_OVERHEAD = 64 * 1024
@@ -157,4 +147,4 @@ def figure_cache(max_bytes: int | None = None) -> LRUCache:
     Small on purpose: a figure is rebuilt in 15–35 ms, so this only spares going back and forth between a
     few views, and a small cap lets a server's memory level off soon.
     """
-    return LRUCache(max_bytes or configured_bytes(FIGURE_CACHE_ENV, 16), figure_nbytes)
+    return LRUCache(max_bytes or settings.current().figure_cache_bytes, figure_nbytes)

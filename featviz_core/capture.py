@@ -14,7 +14,7 @@ Several things make this harder than registering a hook per module:
   residual block ending in its ReLU) is the same tensor as that child's map, not a copy of it.
 * **Clean-up.** Hooks are removed in a ``finally`` block, whether the forward pass succeeds or raises.
 * **TorchScript** runs children inside its interpreter, where hooks cannot reach: those models record
-  through an operator added to their graphs instead (:mod:`featviz_core.torchscript`), with the same
+  through an operator added to their graphs instead (:mod:`featviz_core.torchscript_capture`), with the same
   per-thread isolation.
 """
 
@@ -31,7 +31,7 @@ from PIL import Image
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
 
-from . import torchscript
+from . import torch_private, torchscript_capture
 from .copy_on_write import Kept, guard_for
 from .errors import LayerError, ModelError, short_message
 from .models import LoadedModel, module_device
@@ -46,6 +46,15 @@ class FeatureMap:
 
     ``tensor`` is exactly what the module returned, with the batch dimension removed, on the CPU. A module
     called more than once in a forward pass gives one FeatureMap per call: ``name``, ``name#2``, ...
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> fmap = maps["conv1"]
+        >>> fmap.name, fmap.module_type, fmap.tensor.dtype
+        ('conv1', 'Conv2d', torch.float32)
     """
 
     name: str
@@ -65,7 +74,16 @@ class FeatureMap:
 
 
 class Capture(Mapping[str, FeatureMap]):
-    """Every layer's :class:`FeatureMap` for one image, in the model's module order."""
+    """Every layer's :class:`FeatureMap` for one image, in the model's module order.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> len(maps), maps.input.shape
+        (10, torch.Size([1, 28, 28]))
+    """
 
     def __init__(
         self,
@@ -110,6 +128,16 @@ def capture(model: ModelLike, image: InputLike) -> Capture:
     ``image`` is a PIL image (preprocessed with the model's own pipeline when ``model`` is a
     :class:`LoadedModel`) or a ready tensor of shape (C, H, W) or (1, C, H, W). The forward pass runs under
     ``torch.inference_mode()`` on the device the model lives on.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> list(maps)[:4]
+        ['conv1', 'relu1', 'pool1', 'conv2']
+        >>> maps["conv1"].shape
+        (32, 26, 26)
     """
     module, batch, label = _prepare(model, image)
     recorder = _Recorder(module)
@@ -157,8 +185,8 @@ class _Recorder:
         self._names = {id(module): name for name, module in modules if name}
         self._order = {name: index for index, (name, _) in enumerate(modules) if name}
         self._types = (
-            torchscript.module_types(root)
-            if torchscript.is_scripted(root)
+            torchscript_capture.module_types(root)
+            if torchscript_capture.is_scripted(root)
             else {name: type(module).__name__ for name, module in modules}
         )
         # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript
@@ -167,9 +195,9 @@ class _Recorder:
 
     def listening(self):
         """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one."""
-        if torchscript.is_scripted(self._root):
-            torchscript.instrument(self._root)
-            return torchscript.recording(self._records)
+        if torchscript_capture.is_scripted(self._root):
+            torchscript_capture.instrument(self._root)
+            return torchscript_capture.recording(self._records)
         return self.hooks()
 
     @contextmanager
@@ -195,7 +223,7 @@ class _Recorder:
         tensor, note = _first_tensor(output)
         if tensor is None:
             return
-        with torch._C.DisableTorchFunction():  # our own bookkeeping is not the model's: keep it unwatched
+        with torch_private.unwatched():  # our own bookkeeping is not the model's: keep it unwatched
             first = args[0] if args and isinstance(args[0], torch.Tensor) else None
             shape = tuple(first.shape[1:]) if first is not None and first.dim() > 0 else None
             self._records.append((name, (self._guard.keep(tensor), note, shape)))

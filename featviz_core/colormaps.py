@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from plotly.colors import get_colorscale, sample_colorscale
@@ -25,7 +25,7 @@ LEVELS = 254
 """Colour levels in a grid image; two more palette entries are kept for gaps and non-finite values."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def lookup_table(name: str, levels: int = LEVELS) -> np.ndarray:
     """(levels, 3) uint8 RGB colours, from the low end of the map to the high end."""
     scale = get_colorscale(_plotly_name(name))
@@ -33,7 +33,7 @@ def lookup_table(name: str, levels: int = LEVELS) -> np.ndarray:
     return np.clip(np.round(np.asarray(samples, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
-@lru_cache(maxsize=None)
+@cache
 def plotly_colorscale(name: str, stops: int = 32) -> tuple[tuple[float, str], ...]:
     """The same map as a Plotly colorscale, for colour bars."""
     table = lookup_table(name)

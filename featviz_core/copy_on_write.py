@@ -26,8 +26,8 @@ thread-local, like every torch function mode, so it sees only the forward pass o
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -94,7 +94,7 @@ class CopyAtOnce:
     def keep(self, tensor: torch.Tensor) -> Kept:
         return Kept(tensor.detach().clone())
 
-    def __enter__(self) -> "CopyAtOnce":
+    def __enter__(self) -> CopyAtOnce:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +131,8 @@ def _written(func: Callable, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     if kwargs:
         out = kwargs.get("out")
         if out is not None:
-            targets.extend(t for t in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(t, torch.Tensor))
+            outs = out if isinstance(out, (tuple, list)) else (out,)
+            targets.extend(t for t in outs if isinstance(t, torch.Tensor))
         if "inplace" in kwargs:
             how = _WRITES_FIRST if kwargs["inplace"] is True else None
     if how is not None and args and isinstance(args[0], torch.Tensor):

@@ -4,15 +4,43 @@ from __future__ import annotations
 
 
 class FeatvizError(Exception):
-    """Base class: every message is written for the person using the tool, not for a stack trace."""
+    """Base class: every message is written for the person using the tool, not for a stack trace.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> try:
+        ...     fv.load_image(b"not an image")
+        ... except fv.FeatvizError as error:     # every featviz failure, with a message for a person
+        ...     print(type(error).__name__)
+        ImageError
+    """
 
 
 class ImageError(FeatvizError, ValueError):
-    """The input could not be turned into an image (corrupt, unsupported, too large, not an image)."""
+    """The input could not be turned into an image (corrupt, unsupported, too large, not an image).
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> fv.load_image(b"GIF89a broken")
+        Traceback (most recent call last):
+        ...
+        featviz_core.errors.ImageError: ...
+    """
 
 
 class ModelError(FeatvizError):
-    """A model could not be built, loaded or run on the given input."""
+    """A model could not be built, loaded or run on the given input.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> fv.load_model("no_such_model")
+        Traceback (most recent call last):
+        ...
+        featviz_core.errors.ModelError: ...
+    """
 
 
 class WeightsUnavailableError(ModelError):
@@ -20,6 +48,15 @@ class WeightsUnavailableError(ModelError):
 
     Carries what a user needs to fix it by hand: the exact file name, the folder it belongs in, and the
     address it comes from.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> try:
+        ...     fv.load_model("resnet18", download=False)    # not cached on this machine
+        ... except fv.WeightsUnavailableError as error:
+        ...     print(error.filename)
+        resnet18-f37072fd.pth
     """
 
     def __init__(self, model: str, weights: str, filename: str, folder: str, url: str, reason: str) -> None:
@@ -37,7 +74,17 @@ class WeightsUnavailableError(ModelError):
 
 
 class LayerError(FeatvizError, KeyError):
-    """A layer name that the captured model does not have."""
+    """A layer name that the captured model does not have.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> maps = fv.capture(fv.load_model("digits_cnn"), fv.load_sample())
+        >>> maps["conv9"]
+        Traceback (most recent call last):
+        ...
+        featviz_core.errors.LayerError: ...
+    """
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly
         return str(self.args[0]) if self.args else ""

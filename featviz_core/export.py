@@ -13,25 +13,24 @@ import datetime as dt
 import html
 import io
 import math
-from typing import Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from . import settings
 from .capture import Capture, FeatureMap
 from .colormaps import lookup_table
 from .grid import NAN_RGB, mosaic_layout, prepare_grid
-from .normalize import DEFAULT_PERCENTILES
+from .grid_settings import GridSettings
 from .stats import ChannelStats, LayerSummary
 
 PNG_MIN_TILE = 96
 """Smallest tile side in an exported PNG, in pixels (maps are enlarged in whole steps up to this)."""
 PNG_MAX_SIDE = 4096
 """Largest side of an exported PNG; enlargement stops before it."""
-NPZ_WARN_BYTES = 200 * 2**20
-NPZ_MAX_BYTES = 1024 * 2**20
-"""An archive of every layer above the warning size is announced; above the cap it is refused."""
 BACKGROUND = (255, 255, 255)
 
 
@@ -44,18 +43,28 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 def grid_png(
     fmap: Union[FeatureMap, torch.Tensor, np.ndarray],
-    normalize: str = "per_channel",
-    colormap: str = "viridis",
+    settings: Optional[GridSettings] = None,
     *,
-    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
-    vmin: Optional[float] = None,
-    vmax: Optional[float] = None,
-    order: Optional[Sequence[int]] = None,
     caption: Optional[str] = None,
     min_tile: int = PNG_MIN_TILE,
+    **options: Any,
 ) -> bytes:
-    """The grid as a PNG: every tile numbered, a colour bar with its scale, and an optional caption line."""
-    prepared = prepare_grid(fmap, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax, order=order)
+    """The grid as a PNG: every tile numbered, a colour bar with its scale, and an optional caption line.
+
+    Drawn as :func:`~featviz_core.channel_grid` draws it on screen, from a :class:`GridSettings` or its
+    fields as keywords.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> maps = fv.capture(fv.load_model("digits_cnn"), fv.load_sample("Handwritten 7"))
+        >>> png = fv.grid_png(maps["conv1"], normalize="per_layer", caption="digits_cnn · conv1")
+        >>> png[:4]
+        b'\x89PNG'
+    """
+    settings = GridSettings.of(settings, **options)
+    colormap = settings.colormap
+    prepared = prepare_grid(fmap, settings)
     normalized, shown = prepared.normalized, prepared.shown
     _, h, w = prepared.view.maps.shape
     layout = mosaic_layout(len(shown), h, w)
@@ -71,7 +80,8 @@ def grid_png(
     bar_width = 16 + 8 + int(max(font.getlength(high), font.getlength(low))) + 8
     margin = 16
     caption_height = (label_size * 2 + margin) if caption else 0
-    canvas = Image.new("RGB", (picture.width + bar_width + 2 * margin, picture.height + caption_height + 2 * margin), BACKGROUND)
+    size = (picture.width + bar_width + 2 * margin, picture.height + caption_height + 2 * margin)
+    canvas = Image.new("RGB", size, BACKGROUND)
     canvas.paste(picture, (margin, margin + caption_height))
     draw = ImageDraw.Draw(canvas)
     for position, channel in enumerate(shown):
@@ -104,7 +114,17 @@ def _colour_bar(draw, canvas, colormap: str, labels: tuple[str, str], x: int, y:
 
 
 def layer_npy(fmap: FeatureMap) -> bytes:
-    """The layer's raw output exactly as captured (float32, batch dimension removed) as a .npy file."""
+    """The layer's raw output exactly as captured (float32, batch dimension removed) as a .npy file.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> import io, numpy as np
+        >>> np.load(io.BytesIO(fv.layer_npy(maps["conv1"]))).shape
+        (32, 26, 26)
+    """
     buffer = io.BytesIO()
     np.save(buffer, fmap.tensor.detach().cpu().numpy(), allow_pickle=False)
     return buffer.getvalue()
@@ -118,8 +138,20 @@ def capture_npz_size(captured: Capture) -> int:
     )
 
 
-def capture_npz(captured: Capture, max_bytes: int = NPZ_MAX_BYTES) -> bytes:
-    """Every captured layer in one .npz (keys are the layer names, plus ``__input__``)."""
+def capture_npz(captured: Capture, max_bytes: int | None = None) -> bytes:
+    """Every captured layer in one .npz (keys are the layer names, plus ``__input__``); refused above
+    ``max_bytes`` (default: the ``FEATVIZ_NPZ_MAX_MB`` setting).
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> import io, numpy as np
+        >>> sorted(np.load(io.BytesIO(fv.capture_npz(maps))))[:2]
+        ['__input__', 'conv1']
+    """
+    max_bytes = max_bytes or settings.current().npz_max_bytes
     size = capture_npz_size(captured)
     if size > max_bytes:
         raise ValueError(
@@ -134,7 +166,16 @@ def capture_npz(captured: Capture, max_bytes: int = NPZ_MAX_BYTES) -> bytes:
 
 
 def stats_csv(stats: ChannelStats) -> str:
-    """The channel statistics table as CSV text, one row per channel."""
+    """The channel statistics table as CSV text, one row per channel.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> fv.stats_csv(fv.channel_stats(maps["conv1"])).splitlines()[0]
+        '...'
+    """
     rows = stats.rows()
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["channel"], lineterminator="\n")
@@ -166,7 +207,20 @@ def review_report(
     grids: Sequence[tuple[str, bytes]],
     settings: str = "",
 ) -> str:
-    """One self-contained HTML page (images inlined, no scripts, no network) for a model review."""
+    """One self-contained HTML page (images inlined, no scripts, no network) for a model review.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> html = fv.review_report(
+        ...     title="Review", model_label=model.label, image=fv.load_sample("Handwritten 7"),
+        ...     image_name="Handwritten 7", predictions=fv.predict(model, maps, top=3),
+        ...     summary=fv.layer_summary(model, maps), grids=[("conv1", fv.grid_png(maps["conv1"]))])
+        >>> html.startswith("<!doctype html>")
+        True
+    """
     e = html.escape
     rows = "\n".join(
         f"<tr><td>{e(r.name)}</td><td>{e(r.module_type)}</td><td>{' × '.join(map(str, r.shape))}</td>"
@@ -189,12 +243,14 @@ td.n {{ text-align: right; }} img {{ max-width: 100%; }} .meta {{ color: #555; }
 </style></head><body>
 <h1>{e(title)}</h1>
 <p class=meta>{e(model_label)} · image {e(image_name)} · {e(settings)} · made by featviz {stamp}</p>
-<div class=top><figure><img alt="input image" src="{_png_uri(_image_png(image))}"><figcaption>{e(image_name)}</figcaption></figure>
+<div class=top><figure><img alt="input image" src="{_png_uri(_image_png(image))}">
+<figcaption>{e(image_name)}</figcaption></figure>
 <div><h2>Prediction</h2><ol>{predicted}</ol></div></div>
 <h2>Layers</h2>
 {sections}
 <h2>Model overview</h2>
-<table><tr><th>layer</th><th>type</th><th>output shape</th><th>parameters</th><th>sparsity</th><th>dead channels</th><th>mean</th></tr>
+<table><tr><th>layer</th><th>type</th><th>output shape</th><th>parameters</th><th>sparsity</th>
+<th>dead channels</th><th>mean</th></tr>
 {rows}
 </table>
 </body></html>

@@ -25,7 +25,15 @@ def prediction_chart(predictions: list[tuple[str, float]], *, trained: bool = Tr
 
 
 def depth_profile(summary: list) -> go.Figure:
-    """Sparsity and mean activation through the depth of the model, one point per captured layer."""
+    """Sparsity and mean activation through the depth of the model, one point per captured layer.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> figure = fv.depth_profile(fv.layer_summary(model, maps))
+    """
     from plotly.subplots import make_subplots
 
     names = [row.name for row in summary]

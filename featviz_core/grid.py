@@ -19,7 +19,7 @@ import base64
 import io
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import plotly.graph_objects as go
@@ -29,7 +29,8 @@ from PIL import Image
 
 from .capture import FeatureMap
 from .colormaps import LEVELS, lookup_table, plotly_colorscale
-from .normalize import DEFAULT_PERCENTILES, Normalized
+from .grid_settings import GridSettings
+from .normalize import Normalized
 from .normalize import normalize as normalize_maps
 from .shapes import ChannelView, channel_view
 
@@ -131,19 +132,12 @@ class PreparedGrid:
         return tile(index, layout, GAP_INDEX)
 
 
-def prepare_grid(
-    fmap: Union[FeatureMap, torch.Tensor, np.ndarray],
-    normalize: str = "per_channel",
-    *,
-    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
-    vmin: Optional[float] = None,
-    vmax: Optional[float] = None,
-    order: Optional[Sequence[int]] = None,
-) -> PreparedGrid:
+def prepare_grid(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], settings: GridSettings) -> PreparedGrid:
     """Reshape to channel maps, normalize, and check the channel selection."""
     view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
-    normalized = normalize_maps(view.maps, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax)
-    shown = list(range(view.channels)) if order is None else [int(i) for i in order]
+    normalized = normalize_maps(view.maps, settings.normalize, percentiles=settings.percentiles,
+                                vmin=settings.vmin, vmax=settings.vmax)
+    shown = list(range(view.channels)) if settings.order is None else list(settings.order)
     if not shown:
         raise ValueError("No channels to show.")
     if min(shown) < 0 or max(shown) >= view.channels:
@@ -163,27 +157,33 @@ def mosaic_png(prepared: PreparedGrid, layout: MosaicLayout, colormap: str) -> b
 
 def channel_grid(
     fmap: Union[FeatureMap, torch.Tensor, np.ndarray],
-    normalize: str = "per_channel",
-    colormap: str = "viridis",
+    settings: Optional[GridSettings] = None,
     *,
-    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
-    vmin: Optional[float] = None,
-    vmax: Optional[float] = None,
-    order: Optional[Sequence[int]] = None,
     title: Optional[str] = None,
     subtitle: Optional[str] = None,
     display_width: int = DISPLAY_WIDTH,
     value_name: str = "activation",
+    **options: Any,
 ) -> go.Figure:
     """All channels of one layer as a tiled heatmap figure with hover, channel numbers and a colour bar.
 
     ``fmap`` is a captured :class:`FeatureMap` or a tensor of one sample (any shape: see
-    :func:`~featviz_core.shapes.channel_view`). ``order`` picks and orders channels (default: all, by
-    index). ``subtitle`` goes under the title (the UI names the model and weights there); ``value_name``
-    titles the colour bar.
+    :func:`~featviz_core.channel_view`). How it is drawn is a :class:`GridSettings`, or its fields given as
+    keywords (``normalize="per_layer"``, ``colormap="magma"``, ``order=[5, 0, 3]``, ...). ``subtitle`` goes
+    under the title (the UI names the model and weights there); ``value_name`` titles the colour bar.
     ``figure.layout.meta["featviz"]`` records what was drawn.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> maps = fv.capture(fv.load_model("digits_cnn"), fv.load_sample("Handwritten 7"))
+        >>> figure = fv.channel_grid(maps["conv1"], normalize="per_layer", colormap="magma")
+        >>> figure.layout.meta["featviz"]["channels_shown"]
+        32
     """
-    prepared = prepare_grid(fmap, normalize, percentiles=percentiles, vmin=vmin, vmax=vmax, order=order)
+    settings = GridSettings.of(settings, **options)
+    colormap = settings.colormap
+    prepared = prepare_grid(fmap, settings)
     view, normalized, shown = prepared.view, prepared.normalized, prepared.shown
     _, h, w = view.maps.shape
     layout = mosaic_layout(len(shown), h, w, display_width)

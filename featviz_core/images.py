@@ -15,7 +15,7 @@ from typing import BinaryIO, Optional, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import limits
+from . import settings
 from .errors import ImageError, short_message
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO, Image.Image]
@@ -43,11 +43,22 @@ def load_image(
     depth scaled) is listed in ``image.info["featviz_notes"]`` so the UI can say so.
 
     Raises :class:`ImageError` for anything that is not a decodable image of a supported format and size
-    (limits: :mod:`featviz_core.limits`). Nothing else escapes: a file damaged in a way that trips Pillow
+    (limits: :mod:`featviz_core.settings`). Nothing else escapes: a file damaged in a way that trips Pillow
     up anywhere is reported as damaged.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> from featviz_core.samples import sample_bytes
+        >>> fv.load_image(sample_bytes("Coffee cup")).mode       # a path, bytes or a file object
+        'RGB'
+        >>> fv.load_image(b"not an image")
+        Traceback (most recent call last):
+        ...
+        featviz_core.errors.ImageError: ...
     """
-    max_pixels = max_pixels or limits.max_image_pixels()
-    max_bytes = max_bytes or limits.max_image_bytes()
+    max_pixels = max_pixels or settings.current().max_image_pixels
+    max_bytes = max_bytes or settings.current().max_image_bytes
     if isinstance(source, Image.Image):
         return _to_rgb(source, notes=[])
     data = _read_bytes(source, max_bytes)

@@ -14,7 +14,7 @@ from torch import nn
 
 from .capture import FeatureMap
 from .colormaps import DIVERGING, lookup_table, plotly_colorscale
-from .grid import channel_grid, mosaic_layout, tile, _label_trace, DISPLAY_WIDTH
+from .grid import DISPLAY_WIDTH, _label_trace, channel_grid, mosaic_layout, tile
 from .models import LoadedModel
 from .shapes import channel_view
 
@@ -28,7 +28,15 @@ def channel_map(fmap: Union[FeatureMap, torch.Tensor], channel: int) -> torch.Te
 
 
 def channel_figure(fmap: Union[FeatureMap, torch.Tensor], channel: int, colormap: str = "viridis") -> go.Figure:
-    """A large heatmap of one channel with its exact values on hover and a colour bar in raw units."""
+    """A large heatmap of one channel with its exact values on hover and a colour bar in raw units.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> figure = fv.channel_figure(maps["conv1"], 5)     # channel 5, exact values on hover
+    """
     values = channel_map(fmap, channel).numpy()
     name = f"{fmap.name} · " if isinstance(fmap, FeatureMap) else ""
     figure = go.Figure(
@@ -48,7 +56,15 @@ def channel_figure(fmap: Union[FeatureMap, torch.Tensor], channel: int, colormap
 
 
 def channel_histogram(fmap: Union[FeatureMap, torch.Tensor], channel: int, bins: int = 50) -> go.Figure:
-    """How the channel's values are distributed (a spike at zero is what ReLU's sparsity looks like)."""
+    """How the channel's values are distributed (a spike at zero is what ReLU's sparsity looks like).
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> figure = fv.channel_histogram(maps["relu1"], 5)
+    """
     values = channel_map(fmap, channel).reshape(-1).numpy()
     figure = go.Figure(go.Histogram(x=values, nbinsx=bins, marker=dict(color="#4c78a8"),
                                     hovertemplate="%{x}: %{y} values<extra></extra>"))
@@ -65,6 +81,15 @@ def overlay(image: Image.Image, fmap: Union[FeatureMap, torch.Tensor], channel: 
 
     Pass the model input image (what the model saw, e.g. :meth:`LoadedModel.input_image`), so map and
     picture are aligned after cropping.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> seen = model.input_image(maps.input)                 # the 28×28 picture the model saw
+        >>> fv.overlay(seen.resize((224, 224)), maps["conv1"], 5, opacity=0.6).size
+        (224, 224)
     """
     if not 0.0 <= opacity <= 1.0:
         raise ValueError("opacity must be between 0 and 1")
@@ -80,7 +105,18 @@ def overlay(image: Image.Image, fmap: Union[FeatureMap, torch.Tensor], channel: 
 
 
 def conv_module(model: Union[LoadedModel, nn.Module], layer: str) -> Optional[nn.Module]:
-    """The convolution behind a layer name (``name#2`` means the same module), or None if it is not one."""
+    """The convolution behind a layer name (``name#2`` means the same module), or None if it is not one.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> fv.conv_module(model, "conv2")
+        Conv2d(32, 64, kernel_size=(3, 3), stride=(1, 1))
+        >>> fv.conv_module(model, "relu2") is None
+        True
+    """
     module = model.module if isinstance(model, LoadedModel) else model
     found = dict(module.named_modules()).get(layer.split("#", 1)[0])
     weight = getattr(found, "weight", None)
@@ -96,6 +132,12 @@ def kernel_figure(conv: nn.Module, out_channel: Optional[int] = None, rgb_input:
     A first layer on RGB input shows each filter as one colour image (the colours it responds to); a layer
     with one input channel shows all its filters; otherwise the filter of ``out_channel`` (default 0) is
     shown per input channel. Weights use a symmetric, diverging scale where white is zero.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> figure = fv.kernel_figure(fv.conv_module(model, "conv1"))    # all 32 3×3 filters
     """
     weight = conv.weight.detach().to("cpu", torch.float32)
     if weight.dim() != 4:
@@ -142,7 +184,16 @@ def _rgb_kernels(weight: torch.Tensor) -> go.Figure:
 
 def output_shape_explainer(conv: nn.Module, input_shape: Optional[tuple[int, ...]]) -> list[str]:
     """Each spatial output size worked out from the layer's own parameters, e.g.
-    ``out = ⌊(64 − 3 + 2·1)/1⌋ + 1 = 64``; with dilation and groups when they are not 1."""
+    ``out = ⌊(64 − 3 + 2·1)/1⌋ + 1 = 64``; with dilation and groups when they are not 1.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> fv.output_shape_explainer(fv.conv_module(model, "conv1"), maps["conv1"].input_shape)[0]
+        'height: out = ⌊(28 − 3 + 2·0)/1⌋ + 1 = 26'
+    """
     if input_shape is None or len(input_shape) < 2:
         return []
     kernel = _pair(getattr(conv, "kernel_size", None), len(input_shape) - 1)
@@ -154,7 +205,8 @@ def output_shape_explainer(conv: nn.Module, input_shape: Optional[tuple[int, ...
     dilation = _pair(getattr(conv, "dilation", 1), len(kernel))
     sizes = input_shape[-len(kernel):]
     lines = []
-    for axis, n, k, s, p, d in zip(("height", "width", "depth"), sizes, kernel, stride, padding, dilation):
+    axes = ("height", "width", "depth")[: len(kernel)]
+    for axis, n, k, s, p, d in zip(axes, sizes, kernel, stride, padding, dilation, strict=False):
         out = math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1
         if d == 1:
             lines.append(f"{axis}: out = ⌊({n} − {k} + 2·{p})/{s}⌋ + 1 = {out}")

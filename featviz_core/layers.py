@@ -11,7 +11,6 @@ from torch import nn
 from .capture import Capture
 from .models import LoadedModel
 
-
 _CONVOLUTION = re.compile(r"^(Lazy)?Conv(Transpose)?[123]d$")
 """torch.nn's convolution classes, not blocks such as torchvision's Conv2dNormActivation."""
 
@@ -35,7 +34,16 @@ class LayerEntry:
 
 
 def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerEntry]:
-    """Every named module in definition order, with repeated calls (``name#2``) listed after the first."""
+    """Every named module in definition order, with repeated calls (``name#2``) listed after the first.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> [entry.label for entry in fv.layer_tree(model, maps)][:2]
+        [...]
+    """
     module = model.module if isinstance(model, LoadedModel) else model
     calls: dict[str, list[str]] = {}
     for key in captured:
@@ -54,7 +62,16 @@ def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerE
 
 
 def default_layer(captured: Capture) -> Optional[str]:
-    """The first convolution's output; failing that, the first output that is a stack of 2-D maps."""
+    """The first convolution's output; failing that, the first output that is a stack of 2-D maps.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> fv.default_layer(maps)
+        'conv1'
+    """
     for key, fmap in captured.items():
         if _CONVOLUTION.match(fmap.module_type) and fmap.tensor.dim() == 3:
             return key

@@ -8,8 +8,9 @@ and only record the calling thread's activations (see :mod:`featviz_core.capture
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torchvision
@@ -30,7 +31,17 @@ Preprocess = Callable[[Image.Image], torch.Tensor]
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model plus what is needed to feed it and to say honestly what it is."""
+    """A model plus what is needed to feed it and to say honestly what it is.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> model.name, model.trained, model.num_params
+        ('digits_cnn', True, ...)
+        >>> model.preprocess(fv.load_sample("Handwritten 7")).shape    # what the model is fed
+        torch.Size([1, 28, 28])
+    """
 
     name: str
     module: nn.Module
@@ -72,7 +83,14 @@ class LoadedModel:
 
 
 def available_models() -> list[str]:
-    """Every model name :func:`load_model` takes: the bundled digits CNN first, then torchvision's zoo."""
+    """Every model name :func:`load_model` takes: the bundled digits CNN first, then torchvision's zoo.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> fv.available_models()[:3]
+        ['digits_cnn', 'alexnet', 'convnext_base']
+    """
     return [digits.NAME, *list_zoo_models()]
 
 
@@ -116,6 +134,13 @@ def load_model(
     Pretrained weights come through torchvision's weights API and cache. When they are not cached they are
     downloaded (``progress`` hears how far) unless ``download`` is False; when that is impossible a
     :class:`~featviz_core.errors.WeightsUnavailableError` names the file and folder to put it in.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("resnet18", weights=None)      # untrained, seeded: no download
+        >>> model.trained, model.label
+        (False, 'resnet18 · UNTRAINED (random weights, seed 0)')
     """
     if name == digits.NAME:
         return _load_digits(weights is not None, device)

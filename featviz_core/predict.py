@@ -16,6 +16,14 @@ def predict(model: LoadedModel, image: Union[InputLike, Capture], top: Optional[
     ``image`` may be a :class:`Capture` of this model, so the dashboard reuses the forward pass it already
     ran. Labels come from the weights' categories (torchvision) or the digit classes; a model without
     category names gets "class N".
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> [label for label, probability in fv.predict(model, maps, top=2)]
+        ['7', ...]
     """
     logits = image.output if isinstance(image, Capture) else capture(model, image).output
     if logits is None or logits.dim() != 1:

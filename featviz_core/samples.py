@@ -6,8 +6,8 @@ edge detectors of each angle, a checkerboard for corners, circles for every orie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -23,7 +23,10 @@ _PHOTOS: dict[str, tuple[str, str]] = {
     "Brick wall (grayscale)": ("brick.jpg", "texture photograph, CC0"),
 }
 
-_DIGITS = {f"Handwritten {d}": (f"digits/digit_{d}.png", "held-out handwritten digit, scikit-learn digits (CC BY 4.0)") for d in range(10)}
+_DIGITS = {
+    f"Handwritten {d}": (f"digits/digit_{d}.png", "held-out handwritten digit, scikit-learn digits (CC BY 4.0)")
+    for d in range(10)
+}
 
 _PATTERN_SIZE = 224
 
@@ -69,7 +72,14 @@ DEFAULT_SAMPLE = "Handwritten 7"
 
 
 def list_samples() -> list[str]:
-    """Names of every bundled image: digits, photographs, then test patterns."""
+    """Names of every bundled image: digits, photographs, then test patterns.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> fv.list_samples()[:2]
+        ['Handwritten 0', 'Handwritten 1']
+    """
     return [*_DIGITS, *_PHOTOS, *_PATTERNS]
 
 
@@ -98,5 +108,12 @@ def sample_bytes(name: str) -> bytes:
 
 
 def load_sample(name: str = DEFAULT_SAMPLE) -> Image.Image:
-    """A bundled image as RGB, decoded the same way as an upload."""
+    """A bundled image as RGB, decoded the same way as an upload.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> fv.load_sample("Handwritten 7").size
+        (...)
+    """
     return load_image(sample_bytes(name))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import torch
 
-
 _MIN_TOKEN_GRID = 4
 """Smallest patch grid side read as tokens; a tiny matrix is more likely just a matrix."""
 

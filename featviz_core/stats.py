@@ -102,7 +102,17 @@ class ChannelStats:
 
 
 def channel_stats(fmap: Union[FeatureMap, torch.Tensor, np.ndarray]) -> ChannelStats:
-    """Statistics of every channel of a captured map or a plain (C, H, W) tensor (other shapes as in the grid)."""
+    """Statistics of every channel of a captured map or a plain (C, H, W) tensor (other shapes as in the grid).
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> stats = fv.channel_stats(maps["relu1"])
+        >>> stats.channels, stats.order("max", top=3)
+        (32, [...])
+    """
     tensor = fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap)
     maps = channel_view(tensor).maps.to(torch.float64)
     c, h, w = maps.shape
@@ -158,7 +168,17 @@ class LayerSummary:
 
 
 def layer_summary(model: Union[LoadedModel, nn.Module], captured: Capture) -> list[LayerSummary]:
-    """Every captured layer: type, output shape, own parameters (recursive), sparsity, dead channels, mean."""
+    """Every captured layer: type, output shape, own parameters (recursive), sparsity, dead channels, mean.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> model = fv.load_model("digits_cnn")
+        >>> maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+        >>> row = fv.layer_summary(model, maps)[0]
+        >>> row.name, row.shape, row.parameters
+        ('conv1', (32, 26, 26), 320)
+    """
     module = model.module if isinstance(model, LoadedModel) else model
     modules = dict(module.named_modules())
     rows = []

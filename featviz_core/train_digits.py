@@ -40,7 +40,8 @@ def load_data() -> tuple[np.ndarray, np.ndarray]:
     digits = load_digits()
     canvases = []
     for image in digits.images:  # 8×8, 0–16, light ink on dark
-        big = Image.fromarray((image / 16.0 * 255).astype(np.uint8), mode="L").resize((32, 32), Image.Resampling.BICUBIC)
+        small = Image.fromarray((image / 16.0 * 255).astype(np.uint8), mode="L")
+        big = small.resize((32, 32), Image.Resampling.BICUBIC)
         canvases.append(digit_canvas(big))
     return np.stack(canvases).astype(np.float32), digits.target.astype(np.int64)
 
@@ -142,15 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     torch.save(result["model"].state_dict(), args.out / WEIGHTS_FILE)
     meta = {
         "model": "digits_cnn",
-        "architecture": "Conv2d(1,32,3) ReLU MaxPool2d(2) Conv2d(32,64,3) ReLU MaxPool2d(2) Flatten Linear(1600,64) ReLU Linear(64,10)",
-        "dataset": "scikit-learn load_digits (1,797 handwritten digits, 8x8, UCI optical recognition of handwritten digits)",
-        "preprocessing": "8x8 upscaled to 32x32 (bicubic), then featviz_core.digits.digit_canvas: ink cropped, fitted to 20x20, centred in 28x28",
+        "architecture": "Conv2d(1,32,3) ReLU MaxPool2d(2) Conv2d(32,64,3) ReLU MaxPool2d(2) Flatten "
+        "Linear(1600,64) ReLU Linear(64,10)",
+        "dataset": "scikit-learn load_digits (1,797 handwritten digits, 8x8, UCI optical recognition of "
+        "handwritten digits)",
+        "preprocessing": "8x8 upscaled to 32x32 (bicubic), then featviz_core.digits.digit_canvas: ink cropped, "
+        "fitted to 20x20, centred in 28x28",
         "split": f"stratified, {TEST_FRACTION:.0%} held out (sklearn train_test_split, random_state={SEED})",
         "train_size": result["train_size"],
         "test_size": result["test_size"],
         "seed": SEED,
         "epochs": result["epochs"],
-        "augmentation": "RandomAffine(degrees=12, translate=0.08, scale=0.85-1.1); strokes thickened or thinned (3x3 max-pool dilation/erosion) for 2 of 3 digits",
+        "augmentation": "RandomAffine(degrees=12, translate=0.08, scale=0.85-1.1); strokes thickened or thinned "
+        "(3x3 max-pool dilation/erosion) for 2 of 3 digits",
         "train_accuracy": round(result["train_accuracy"], 4),
         "test_accuracy": round(result["test_accuracy"], 4),
         "mean": result["mean"],

@@ -11,13 +11,14 @@ import hashlib
 import io
 import pickle
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
-from . import digits, limits
+from . import digits, settings
 from .errors import ModelError, short_message
 from .models import BUNDLED_WEIGHTS, LoadedModel, best_device, load_model
 from .weights import weights_file
@@ -80,7 +81,7 @@ def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.
 
 def check_size(data: bytes, filename: str) -> None:
     """Refuse a weights or model file over the server's limit (FEATVIZ_MAX_WEIGHTS_MB)."""
-    limit = limits.max_weights_bytes()
+    limit = settings.current().max_weights_bytes
     if len(data) > limit:
         raise ModelError(f"{filename} is {len(data) / 2**20:.1f} MB; this server accepts up to {limit / 2**20:.0f} MB.")
 
@@ -99,7 +100,18 @@ def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor]) -> St
 
 
 def load_with_state_dict(name: str, data: bytes, filename: str, device: Optional[torch.device] = None) -> LoadedModel:
-    """Model ``name`` with uploaded weights, after checking they fit; a fine-tuned classifier head is allowed."""
+    """Model ``name`` with uploaded weights, after checking they fit; a fine-tuned classifier head is allowed.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> import io, torch, torchvision
+        >>> buffer = io.BytesIO()
+        >>> torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), buffer)   # a fine-tuned head
+        >>> model = fv.load_with_state_dict("resnet18", buffer.getvalue(), "mine.pth")
+        >>> model.weights
+        'uploaded mine.pth (sha256 ...)'
+    """
     state = read_state_dict(data, filename)
     template = load_model(name, weights=None, device="cpu")
     state = _strip_prefix(state, template.module)

@@ -14,9 +14,10 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 from urllib.parse import urlparse
 
 import torch
@@ -31,7 +32,7 @@ ProgressCallback = Callable[[int, Optional[int]], None]
 _HASH_PREFIX = re.compile(r"-([a-f0-9]*)\.")  # the same rule torch.hub uses to check downloads
 
 
-class WeightsState(str, enum.Enum):
+class WeightsState(enum.StrEnum):
     """Whether pretrained weights can be used right now."""
 
     CACHED = "cached"

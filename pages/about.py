@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-import featviz_core as fv
+from featviz_core.normalize import NORMALIZATIONS
 
 st.title("How to read the maps")
 st.markdown(
@@ -20,12 +20,14 @@ filter responded.
 **Normalization** decides how raw values become colours:
 """
 )
-for key, label in fv.NORMALIZATIONS.items():
+for key, label in NORMALIZATIONS.items():
     explanation = {
         "per_channel": "each channel stretched to its own min–max: shows every channel's pattern, hides their scale.",
         "per_layer": "one min–max for the whole layer: strong and weak channels become visible as such.",
-        "symmetric": "one range ±max|value| centred on zero: for layers whose values are signed (convolution, batch norm).",
-        "percentile": "one range from the layer's low to high percentile: a few extreme values no longer wash out the rest.",
+        "symmetric": "one range ±max|value| centred on zero: for layers whose values are signed (convolution, "
+        "batch norm).",
+        "percentile": "one range from the layer's low to high percentile: a few extreme values no longer wash out "
+        "the rest.",
         "raw": "a fixed range you choose: compare images or layers on the same scale.",
     }[key]
     st.markdown(f"* **{label}**: {explanation}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.controls import pick_display, pick_layer
-from pages.shared import cached_grid, cached_stats, show_messages, start_page
+from featviz_ui.caches import cached_grid, cached_stats
+from featviz_ui.controls import pick_display, pick_layer
+from featviz_ui.page import show_messages, start_page
 
 
 def convolutions(captured: fv.Capture) -> list[str]:
@@ -28,10 +29,10 @@ st.markdown(
     "Early layers keep the picture: their maps are edges and colours at nearly full resolution. Deeper "
     "layers trade resolution for more channels, each responding to larger and more abstract patterns."
 )
-for column, layer, side in zip(st.columns(2), (first, second), ("left", "right")):
+for column, layer, side in zip(st.columns(2), (first, second), ("left", "right"), strict=True):
     with column:
         fmap = captured[layer]
-        st.caption(cached_stats((ctx.image.digest, ctx.model_key), fmap).summary())
-        figure = cached_grid((ctx.image.digest, ctx.model_key), fmap, None, model.label, display_width=600, **display)
+        st.caption(cached_stats(ctx.capture_key, fmap).summary())
+        figure = cached_grid(ctx.capture_key, fmap, display, model.label, display_width=600)
         st.plotly_chart(figure, width="stretch", key=f"layer_{side}", config={"displaylogo": False})
 show_messages(ctx, messages)

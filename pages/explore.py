@@ -6,8 +6,16 @@ import streamlit as st
 from PIL import Image
 
 import featviz_core as fv
-from pages.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
-from pages.shared import cached_grid, cached_stats, keep_choice, persistent_choice, show_messages, start_page, stop_page
+from featviz_core import settings
+from featviz_core.export import capture_npz_size
+from featviz_core.figures import prediction_chart
+from featviz_core.images import image_notes
+from featviz_core.shapes import ChannelView, channel_view
+from featviz_core.stats import NOISE_THRESHOLD, ChannelStats
+from featviz_ui.caches import cached_grid, cached_stats
+from featviz_ui.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
+from featviz_ui.page import show_messages, start_page, stop_page
+from featviz_ui.state import keep_choice, persistent_choice
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
 
@@ -20,7 +28,7 @@ def model_input(model: fv.LoadedModel, captured: fv.Capture) -> Image.Image:
     return seen
 
 
-def layer_facts(fmap: fv.FeatureMap, view: fv.ChannelView) -> None:
+def layer_facts(fmap: fv.FeatureMap, view: ChannelView) -> None:
     values = fmap.tensor.float()
     st.markdown(
         f"**Layer** `{fmap.name}`  \n"
@@ -42,7 +50,7 @@ def prediction(model: fv.LoadedModel, captured: fv.Capture) -> None:
         return
     label, probability = predictions[0]
     st.metric(f"Prediction · {probability:.1%}", label)
-    st.plotly_chart(fv.prediction_chart(predictions, trained=model.trained, height=60 + 22 * len(predictions)),
+    st.plotly_chart(prediction_chart(predictions, trained=model.trained, height=60 + 22 * len(predictions)),
                     width="stretch", key="prediction", config={"displayModeBar": False})
 
 
@@ -54,7 +62,7 @@ def file_stem(model: fv.LoadedModel, layer: str) -> str:
 
 
 def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.FeatureMap,
-              stats: fv.ChannelStats, order: list[int], display: dict) -> None:
+              stats: ChannelStats, grid: fv.GridSettings) -> None:
     """The grid as a slide-ready PNG, the raw arrays, the statistics; files are built only when clicked.
 
     The cache keeps activations in float16, so raw-value downloads run the model again in float32.
@@ -65,29 +73,29 @@ def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.Featu
         return fv.capture(model, image.image)
 
     stem = file_stem(model, fmap.name)
-    caption = (f"{model.label} · {fmap.name} ({fmap.module_type}) · {fv.NORMALIZATIONS[display['normalize']]} · "
-               f"{display['colormap']} · {image_name}")
+    caption = f"{model.label} · {fmap.name} ({fmap.module_type}) · {grid.describe()} · {image_name}"
     png, npy, npz, csv = st.columns(4)
     with_caption = png.toggle("Caption on the PNG", value=True, key="png_caption")
     png.download_button(
         "Grid as PNG", key="download_png", file_name=f"{stem}.png", mime="image/png", on_click="ignore",
-        icon=":material/image:", data=lambda: fv.grid_png(fmap, order=order, caption=caption if with_caption else None, **display),
+        icon=":material/image:", data=lambda: fv.grid_png(fmap, grid, caption=caption if with_caption else None),
     )
     npy.download_button(
         "This layer as .npy", key="download_npy", file_name=f"{stem}.npy", mime="application/octet-stream",
         on_click="ignore", icon=":material/data_array:", data=lambda: fv.layer_npy(exact()[fmap.name]),
     )
-    size = fv.capture_npz_size(captured)
-    if size > fv.NPZ_MAX_BYTES:
+    size, limits = capture_npz_size(captured), settings.current()
+    if size > limits.npz_max_bytes:
         npz.button("All layers as .npz", key="download_npz", disabled=True,
-                   help=f"{size / 2**20:.0f} MB: over the {fv.NPZ_MAX_BYTES / 2**20:.0f} MB limit; download layers one by one.")
+                   help=f"{size / 2**20:.0f} MB: over the {limits.npz_max_mb:.0f} MB limit; download layers one "
+                   "by one.")
     else:
         npz.download_button(
             f"All layers as .npz ({size / 2**20:.0f} MB)", key="download_npz",
             file_name=f"{file_stem(model, 'all-layers')}.npz", mime="application/octet-stream", on_click="ignore",
             icon=":material/folder_zip:", data=lambda: fv.capture_npz(exact()),
         )
-        if size > fv.NPZ_WARN_BYTES:
+        if size > limits.npz_warn_bytes:
             npz.caption(f"Large: {size / 2**20:.0f} MB uncompressed.")
     csv.download_button(
         "Statistics as CSV", key="download_csv", file_name=f"{stem}_stats.csv", mime="text/csv",
@@ -95,7 +103,7 @@ def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.Featu
     )
 
 
-def channel_statistics(stats: fv.ChannelStats) -> None:
+def channel_statistics(stats: ChannelStats) -> None:
     """Every channel's figures; selecting a row opens that channel up close."""
     box = st.expander(f"Channel statistics ({stats.channels} channels) · select a row to look closer",
                       key="stats_open", on_change="rerun")
@@ -104,7 +112,7 @@ def channel_statistics(stats: fv.ChannelStats) -> None:
     with box:
         st.caption(
             "Dead: every value is zero. Constant: one value everywhere. Noise-like: high-frequency energy above "
-            f"{fv.NOISE_THRESHOLD} of white noise's (1 = as rough as white noise, 0 = smooth structure)."
+            f"{NOISE_THRESHOLD} of white noise's (1 = as rough as white noise, 0 = smooth structure)."
         )
         event = st.dataframe(
             stats.rows(), key="stats_table", on_select="rerun", selection_mode="single-row", hide_index=True,
@@ -121,7 +129,7 @@ def channel_statistics(stats: fv.ChannelStats) -> None:
             st.session_state["closeup_open"] = True
 
 
-def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.FeatureMap, stats: fv.ChannelStats,
+def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.FeatureMap, stats: ChannelStats,
                     colormap: str) -> None:
     st.subheader("One channel up close")
     persistent_choice("channel", list(range(stats.channels)), 0, "channel", parse=int)
@@ -176,11 +184,11 @@ with st.sidebar:
     st.header("4 · Display", divider="gray")
     display = pick_display()
     fmap = captured[layer]
-    capture_key = (image.digest, ctx.model_key)
-    stats = cached_stats(capture_key, fmap)
+    stats = cached_stats(ctx.capture_key, fmap)
     order = pick_channel_order(stats)
+    grid = display.with_order(order)
 
-view = fv.channel_view(fmap.tensor)
+view = channel_view(fmap.tensor)
 first, second, third, fourth = st.columns([1, 1, 1.2, 1.6])
 width, height = image.image.size
 first.image(image.image, caption=f"Input · {image.name} · {width}×{height}", width="stretch")
@@ -194,7 +202,7 @@ with third:
     prediction(model, captured)
 with fourth:
     layer_facts(fmap, view)
-    for note in fv.image_notes(image.image):
+    for note in image_notes(image.image):
         st.caption(f"Image: {note}.")
 
 st.markdown(f"**{fmap.name}**: {stats.summary()}")
@@ -202,7 +210,7 @@ if not order:
     st.info("No channels left to show: every channel is dead. Turn off *Hide dead channels*.")
     stop_page(ctx, messages)
 try:
-    figure = cached_grid(capture_key, fmap, order, model.label, **display)
+    figure = cached_grid(ctx.capture_key, fmap, grid, model.label)
 except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
     stop_page(ctx, messages)
@@ -215,12 +223,12 @@ shown = (
     else f"{meta['channels_shown']} of {meta['channels_total']} channels, ordered by {ORDER_LABELS[by].lower()}"
 )
 st.caption(
-    f"{shown}. Colours: {fv.NORMALIZATIONS[display['normalize']].lower()}, {display['colormap']}. "
+    f"{shown}. Colours: {grid.describe()}. "
     "Drag to zoom, double-click to reset; hover for channel, position and raw value."
 )
 
-downloads(model, ctx.image, captured, fmap, stats, order, display)
+downloads(model, ctx.image, captured, fmap, stats, grid)
 channel_statistics(stats)
-channel_closeup(model, captured, fmap, stats, display["colormap"])
+channel_closeup(model, captured, fmap, stats, grid.colormap)
 inside_layer(model, fmap)
 show_messages(ctx, messages)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.shared import show_messages, start_page
+from featviz_ui.page import show_messages, start_page
 
 ctx, messages = start_page("Model overview")
 model, captured = ctx.model, ctx.captured
@@ -15,7 +15,8 @@ st.markdown(
     f"**{model.label}** on **{ctx.image.name}** · {len(summary)} layer outputs from one forward pass · "
     f"{model.num_params:,} parameters" + (f" · predicts **{top[0][0]}** ({top[0][1]:.1%})" if top else "")
 )
-leaves_only = st.toggle("Leaf layers only (skip blocks that repeat their last child's output)", value=False, key="leaves")
+leaves_only = st.toggle("Leaf layers only (skip blocks that repeat their last child's output)", value=False,
+                        key="leaves")
 if leaves_only:
     leaves = {entry.key for entry in fv.layer_tree(model, captured) if entry.is_leaf}
     summary = [row for row in summary if row.name in leaves]
@@ -45,7 +46,9 @@ st.subheader("Model review report")
 st.caption("One self-contained HTML file: input image, prediction, the grids of the layers you mark, and the "
            "table above. It opens offline in any browser.")
 layers = list(captured)
-default_marks = [layer for layer in (fv.default_layer(captured), st.session_state.get("chosen_layer")) if layer in layers]
+default_marks = [
+    layer for layer in (fv.default_layer(captured), st.session_state.get("chosen_layer")) if layer in layers
+]
 marked = st.multiselect("Layers to include", layers, default=list(dict.fromkeys(default_marks)), key="report_layers")
 
 

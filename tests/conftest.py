@@ -1,21 +1,19 @@
-"""Shared fixtures. Every test runs with its own empty TORCH_HOME so no test sees this machine's cache."""
+"""Shared fixtures. Every test runs with its own empty TORCH_HOME so no test sees this machine's cache.
+
+Helpers that tests call directly live in ``tests/support/``; this file holds fixtures only.
+"""
 
 from __future__ import annotations
 
-import io
-import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-import torchvision
-from PIL import Image
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from featviz_core import settings
+from tests.support.models import tiny_residual
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +29,23 @@ def fresh_caches():
 
 
 @pytest.fixture(autouse=True)
+def fresh_settings() -> None:
+    """featviz parses its FEATVIZ_* settings once; each test starts from the environment as it is."""
+    settings.reload()
+
+
+@pytest.fixture
+def setting(monkeypatch) -> Callable[[str, str], None]:
+    """Set a FEATVIZ_* variable for this test only; featviz reads it at once."""
+
+    def set_variable(variable: str, value: str) -> None:
+        monkeypatch.setenv(variable, value)
+        settings.reload()
+
+    return set_variable
+
+
+@pytest.fixture(autouse=True)
 def torch_home(tmp_path_factory, monkeypatch) -> Path:
     """An empty torchvision cache for each test; tests that need weights seed it themselves."""
     home = tmp_path_factory.mktemp("torch_home")
@@ -38,70 +53,23 @@ def torch_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
-class TinyResidual(nn.Module):
-    """Small CNN with the traps of torchvision's ResNets: in-place ReLU, a reused ReLU, and `+=`."""
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run the test's torch work on one thread, then restore torch's thread count and determinism flag.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        identity = out
-        out = self.bn2(self.conv2(out))
-        out += identity
-        out = self.relu(out)
-        return self.fc(torch.flatten(self.pool(out), 1))
+    Why: torch starts one thread per core. When another job holds a core, those threads wait on each
+    other at every operation and a CPU-heavy test slows down far more than its share; one thread keeps
+    its pace on a busy 2-core machine. train_digits also switches deterministic algorithms on for good.
+    """
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
 
 
 @pytest.fixture
 def tiny_model() -> nn.Module:
-    torch.manual_seed(0)
-    model = TinyResidual()
-    with torch.no_grad():  # non-trivial batch-norm statistics, so bn outputs differ from conv outputs
-        for bn in (model.bn1, model.bn2):
-            bn.running_mean.uniform_(-0.5, 0.5)
-            bn.running_var.uniform_(0.5, 2.0)
-    return model.eval()
-
-
-def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **kwargs)
-    return buffer.getvalue()
-
-
-def gradient_image(width: int = 64, height: int = 48) -> Image.Image:
-    """A picture with distinct values everywhere, so orientation and colour errors show."""
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), (x + y) % 256], axis=-1)
-    return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
-
-
-RESNET18_FILE = "resnet18-f37072fd.pth"
-
-
-def checkpoints(torch_home: Path) -> Path:
-    folder = torch_home / "hub" / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def seed_resnet18(torch_home: Path, marker: float = 0.125) -> Path:
-    """Write a resnet18 checkpoint under torchvision's file name, recognisable by its conv1 weights."""
-    state = torchvision.models.resnet18(weights=None).state_dict()
-    state["conv1.weight"].fill_(marker)
-    path = checkpoints(torch_home) / RESNET18_FILE
-    torch.save(state, path)
-    return path
-
-
-def pytest_configure(config) -> None:
-    # torch 2.14 marks torch.jit as deprecated; featviz still reads TorchScript uploads, as issue 3 asks.
-    config.addinivalue_line("filterwarnings", "ignore:`torch.jit.:FutureWarning")
+    return tiny_residual()

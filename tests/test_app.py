@@ -2,70 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
-from streamlit.testing.v1 import AppTest
 
 import featviz_core as fv
-from tests.conftest import RESNET18_FILE, encode, gradient_image, seed_resnet18
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def chart(at: AppTest, key: str) -> dict:
-    """The Plotly figure of the st.plotly_chart with widget key ``key`` (its element id ends with the key)."""
-    found = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
-    assert len(found) == 1, f"expected one chart with key {key!r}, found {len(found)}"
-    return found[0]
-
-
-def grid_spec(at: AppTest) -> dict:
-    return chart(at, "grid")
-
-
-def typed(value) -> np.ndarray:
-    """A Plotly typed array from the figure JSON ({"dtype", "bdata", "shape"}) as numpy."""
-    if isinstance(value, dict):
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]).newbyteorder("<"))
-        return array.reshape([int(n) for n in str(value.get("shape", array.size)).split(",")])
-    return np.asarray(value, dtype=float)
-
-
-def meta(at: AppTest) -> dict:
-    return grid_spec(at)["layout"]["meta"]["featviz"]
-
-
-def title(at: AppTest) -> str:
-    return grid_spec(at)["layout"]["title"]["text"]
-
-
-def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
-    if at.sidebar.radio(key="source").value != "Upload":
-        at.sidebar.radio(key="source").set_value("Upload").run()
-    at.sidebar.file_uploader(key="upload").set_value((name, data, mime)).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def choose_model(at: AppTest, name: str, weights: str | None = None) -> AppTest:
-    at.sidebar.selectbox(key="model").set_value(name).run()
-    if weights is not None:
-        at.sidebar.radio(key="weights").set_value(weights).run()
-    assert not at.exception, at.exception
-    return at
+from featviz_core.colormaps import DIVERGING
+from featviz_core.samples import DEFAULT_SAMPLE
+from tests.support.apptest import chart, choose_model, grid_spec, meta, start, title, typed, upload
+from tests.support.images import encode, gradient_image
+from tests.support.weights import RESNET18_FILE, seed_resnet18
 
 
 def state_dict_bytes(module: torch.nn.Module) -> bytes:
@@ -78,7 +27,7 @@ def test_opens_offline_on_the_trained_digits_cnn_with_the_right_prediction():
     at = start()
     assert at.sidebar.selectbox(key="model").value == "digits_cnn"
     assert at.sidebar.radio(key="weights").value == "pretrained"
-    assert at.sidebar.selectbox(key="sample").value == fv.DEFAULT_SAMPLE == "Handwritten 7"
+    assert at.sidebar.selectbox(key="sample").value == DEFAULT_SAMPLE == "Handwritten 7"
     assert at.sidebar.selectbox(key="layer").value == "conv1"
     assert meta(at)["channels_total"] == 32 and meta(at)["map_shape"] == [26, 26]
     assert "featviz digits (bundled)" in title(at) and "UNTRAINED" not in title(at)
@@ -124,7 +73,7 @@ def test_layer_and_display_changes_never_rerun_the_model(monkeypatch):
     at.sidebar.selectbox(key="layer").set_value("layer4.1.conv2").run()
     assert meta(at)["channels_total"] == 512 and meta(at)["map_shape"] == [7, 7]
     at.sidebar.selectbox(key="normalization").set_value("symmetric").run()
-    at.sidebar.selectbox(key="colormap").set_value(fv.DIVERGING).run()
+    at.sidebar.selectbox(key="colormap").set_value(DIVERGING).run()
     spec = grid_spec(at)
     bar = spec["data"][3]["marker"]
     assert spec["layout"]["meta"]["featviz"]["normalization"] == "symmetric"
@@ -169,7 +118,8 @@ def test_uploaded_state_dict_for_a_zoo_model_is_checked_and_used():
     assert at.sidebar.radio(key="weights").value == "upload"
     torch.manual_seed(1)
     module = torchvision.models.squeezenet1_1(weights=None)
-    at.sidebar.file_uploader(key="weights_file").set_value(("my-squeeze.pth", state_dict_bytes(module), "application/octet-stream")).run()
+    upload = ("my-squeeze.pth", state_dict_bytes(module), "application/octet-stream")
+    at.sidebar.file_uploader(key="weights_file").set_value(upload).run()
     assert not at.exception and not at.error
     assert "uploaded my-squeeze.pth" in title(at)
     assert any("every tensor matches" in s.value for s in at.sidebar.success)
@@ -189,21 +139,23 @@ def test_a_pickled_full_model_is_refused_and_explained():
     at = choose_model(start(), "digits_cnn", "upload")
     buffer = io.BytesIO()
     torch.save(fv.load_model("digits_cnn").module, buffer)  # the whole module, pickled
-    at.sidebar.file_uploader(key="weights_file").set_value(("whole.pth", buffer.getvalue(), "application/octet-stream")).run()
+    upload = ("whole.pth", buffer.getvalue(), "application/octet-stream")
+    at.sidebar.file_uploader(key="weights_file").set_value(upload).run()
     message = " ".join(e.value for e in at.error)
     assert "does not unpickle" in message and "state_dict()" in message
 
 
-def test_torchscript_model_upload_shows_its_maps_and_can_be_turned_off(monkeypatch):
+def test_torchscript_model_upload_shows_its_maps_and_can_be_turned_off(setting):
     scripted = torch.jit.script(fv.load_model("digits_cnn").module.cpu())
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
     at = choose_model(start(), "Your own model (TorchScript)")
-    at.sidebar.file_uploader(key="own_model").set_value(("mine.pt", buffer.getvalue(), "application/octet-stream")).run()
+    upload = ("mine.pt", buffer.getvalue(), "application/octet-stream")
+    at.sidebar.file_uploader(key="own_model").set_value(upload).run()
     assert not at.exception and not at.error
     assert "TorchScript: mine.pt" in title(at)
     assert meta(at)["channels_total"] == 32 and meta(at)["map_shape"] == [26, 26]
-    monkeypatch.setenv("FEATVIZ_ALLOW_TORCHSCRIPT", "0")
+    setting("FEATVIZ_ALLOW_TORCHSCRIPT", "0")
     at.run()
     assert any("does not accept TorchScript" in i.value for i in at.sidebar.info)
 
@@ -237,7 +189,7 @@ def test_sample_photos_patterns_and_the_camera_source():
 def test_trained_vs_untrained_page_shows_both_grids_of_the_same_layer():
     at = start()
     at.sidebar.selectbox(key="layer").set_value("conv2").run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("pages/trained_vs_untrained.py").run()
     assert not at.exception
     grids = [chart(at, "compare_trained"), chart(at, "compare_untrained")]
     titles = [g["layout"]["title"]["text"] for g in grids]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import featviz_core as fv
-from tests.test_app import chart, grid_spec, meta, start
+from tests.support.apptest import chart, grid_spec, meta, start
 
 DIGITS = fv.load_model("digits_cnn")
 SEVEN = fv.capture(DIGITS, fv.load_sample("Handwritten 7"))
@@ -45,7 +45,8 @@ def open_sections(at, *keys: str):
 
 def test_heavy_sections_are_built_only_when_opened():
     at = start()
-    assert not at.dataframe and {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")} == {"prediction", "grid"}
+    charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert not at.dataframe and charts == {"prediction", "grid"}
 
 
 def test_statistics_table_has_a_row_per_channel():
@@ -99,4 +100,5 @@ def test_compare_two_images_through_the_same_layer():
     shown = [chart(at, "image_left")["layout"]["title"]["text"], chart(at, "image_right")["layout"]["title"]["text"]]
     assert all(t.startswith("conv1 · Conv2d · all 32 channels") for t in shown)
     assert "Handwritten 7" in shown[0] and "Handwritten 2" in shown[1]
-    assert [c.value for c in at.caption if c.value.startswith("predicts")] == ["predicts **7** (100%)", "predicts **2** (100%)"]
+    predictions = [c.value for c in at.caption if c.value.startswith("predicts")]
+    assert predictions == ["predicts **7** (100%)", "predicts **2** (100%)"]

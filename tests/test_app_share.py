@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
-from tests.test_app import APP, chart, meta
-
-
-def open_link(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+from tests.support.apptest import chart, meta, open_link
 
 
 def test_download_buttons_for_png_npy_npz_csv_and_the_report():

@@ -14,8 +14,10 @@ import torch
 from PIL import Image
 
 import featviz_core as fv
-from tests.conftest import encode, gradient_image
-from tests.test_app import choose_model, grid_spec, start, upload
+from featviz_core.images import image_notes
+from featviz_core.shapes import channel_view
+from tests.support.apptest import choose_model, grid_spec, start, upload
+from tests.support.images import encode, gradient_image
 
 
 def _truncated(fmt: str) -> bytes:
@@ -55,7 +57,9 @@ BAD_IMAGES = {
 
 ODD_IMAGES = {  # name: (bytes, expected (width, height), note that must be said or None)
     "CMYK JPEG": (encode(Image.new("CMYK", (40, 30), (0, 200, 200, 0)), "JPEG"), (40, 30), None),
-    "16-bit grayscale PNG": (encode(Image.fromarray(np.arange(1024, dtype=np.uint16).reshape(32, 32) * 60), "PNG"), (32, 32), "16-bit"),
+    "16-bit grayscale PNG": (
+        encode(Image.fromarray(np.arange(1024, dtype=np.uint16).reshape(32, 32) * 60), "PNG"), (32, 32), "16-bit"
+    ),
     "palette PNG with transparency": (_palette_with_transparency(), (32, 32), "transparent"),
     "grayscale with alpha": (encode(Image.new("LA", (20, 20), (90, 128)), "PNG"), (20, 20), "transparent"),
     "1-bit": (encode(Image.new("1", (16, 16), 1), "PNG"), (16, 16), None),
@@ -79,7 +83,7 @@ def test_core_shows_odd_images_and_says_what_it_did(name):
     image = fv.load_image(data)
     assert image.mode == "RGB" and image.size == size
     if note:
-        assert any(note in n for n in fv.image_notes(image)), fv.image_notes(image)
+        assert any(note in n for n in image_notes(image)), image_notes(image)
     for model in ("digits_cnn", "resnet18"):  # every odd image also runs through both kinds of model
         maps = fv.capture(fv.load_model(model, weights=None), image)
         assert len(maps) > 5
@@ -129,8 +133,12 @@ def _pickled_model() -> bytes:
 
 
 BAD_WEIGHTS = {
-    "wrong architecture": (lambda: _state_dict(fv.load_model("resnet18", weights=None).module), "does not fit digits_cnn"),
-    "truncated checkpoint": (lambda: _state_dict(fv.load_model("digits_cnn").module)[:5000], "not a readable PyTorch checkpoint"),
+    "wrong architecture": (
+        lambda: _state_dict(fv.load_model("resnet18", weights=None).module), "does not fit digits_cnn"
+    ),
+    "truncated checkpoint": (
+        lambda: _state_dict(fv.load_model("digits_cnn").module)[:5000], "not a readable PyTorch checkpoint"
+    ),
     "pickled full model": (_pickled_model, "does not unpickle"),
 }
 
@@ -148,9 +156,9 @@ def test_bad_weights_are_refused_in_core_and_on_the_page(name):
     assert grid_spec(at) == before
 
 
-def test_uploads_over_the_size_limit_are_refused(monkeypatch):
-    monkeypatch.setenv("FEATVIZ_MAX_WEIGHTS_MB", "0.1")
-    monkeypatch.setenv("FEATVIZ_MAX_IMAGE_MB", "0.01")
+def test_uploads_over_the_size_limit_are_refused(setting):
+    setting("FEATVIZ_MAX_WEIGHTS_MB", "0.1")
+    setting("FEATVIZ_MAX_IMAGE_MB", "0.01")
     weights = _state_dict(fv.load_model("digits_cnn").module)  # 480 KB
     with pytest.raises(fv.ModelError, match="accepts up to"):
         fv.load_with_state_dict("digits_cnn", weights, "big.pth")
@@ -184,7 +192,8 @@ def test_a_torchscript_model_that_fails_on_the_input_shows_its_own_error_and_kee
     at = start()
     before = grid_spec(at)
     choose_model(at, "Your own model (TorchScript)")
-    at.sidebar.file_uploader(key="own_model").set_value(("picky.pt", buffer.getvalue(), "application/octet-stream")).run()
+    upload = ("picky.pt", buffer.getvalue(), "application/octet-stream")
+    at.sidebar.file_uploader(key="own_model").set_value(upload).run()
     assert any("picky model wants 100x100 input" in e.value for e in at.error)
     assert grid_spec(at) == before and any("Still showing" in w.value for w in at.warning)
 
@@ -218,8 +227,9 @@ class Outputs(torch.nn.Module):
 
 def test_layers_with_tuple_list_dict_and_token_outputs_are_drawn():
     maps = fv.capture(Outputs().eval(), torch.randn(3, 16, 16))
-    assert "tuple of 2" in maps["pair"].note and "list of 1" in maps["listed"].note and "dict of 1" in maps["keyed"].note
-    assert fv.channel_view(maps["keyed"].tensor).kind == "tokens"
+    assert "tuple of 2" in maps["pair"].note and "list of 1" in maps["listed"].note
+    assert "dict of 1" in maps["keyed"].note
+    assert channel_view(maps["keyed"].tensor).kind == "tokens"
     for name in maps:
         figure = fv.channel_grid(maps[name])
         assert figure.layout.meta["featviz"]["channels_shown"] >= 1

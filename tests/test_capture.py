@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import featviz_core as fv
-
-
-def _hook_count(model: nn.Module) -> int:
-    """Hooks on the model's modules, plus the process-wide ones capture() uses, plus any torch function mode."""
-    from torch.nn.modules import module as module_module
-    from torch.overrides import _get_current_function_mode_stack
-
-    return (
-        sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
-        + len(module_module._global_forward_hooks)
-        + len(_get_current_function_mode_stack())
-    )
+from tests.support.capture import assert_concurrent_captures_match, hook_count
 
 
 def test_hooks_are_live_during_the_forward_pass_and_gone_after():
@@ -29,11 +16,11 @@ def test_hooks_are_live_during_the_forward_pass_and_gone_after():
 
     class Probe(nn.Module):
         def forward(self, x):
-            seen.append(_hook_count(self))
+            seen.append(hook_count(self))
             return x
 
     fv.capture(nn.Sequential(Probe()), torch.randn(3, 4, 4))
-    assert seen == [2] and _hook_count(Probe()) == 0  # one global hook and the copy-on-write mode
+    assert seen == [2] and hook_count(Probe()) == 0  # one global hook and the copy-on-write mode
 
 
 def test_captured_conv_output_equals_the_conv_applied_to_its_input(tiny_model):
@@ -70,15 +57,15 @@ def test_maps_are_in_module_order_with_repeated_calls_numbered(tiny_model):
 
 
 def test_hooks_are_removed_after_capture(tiny_model):
-    before = _hook_count(tiny_model)
+    before = hook_count(tiny_model)
     fv.capture(tiny_model, torch.randn(3, 16, 16))
-    assert _hook_count(tiny_model) == before == 0
+    assert hook_count(tiny_model) == before == 0
 
 
 def test_hooks_are_removed_when_the_forward_pass_raises(tiny_model):
     with pytest.raises(fv.ModelError, match="could not run on this input"):
         fv.capture(tiny_model, torch.randn(1, 16, 16))  # one channel into a 3-channel conv
-    assert _hook_count(tiny_model) == 0
+    assert hook_count(tiny_model) == 0
 
 
 def test_capture_does_not_change_the_model(tiny_model):
@@ -88,38 +75,10 @@ def test_capture_does_not_change_the_model(tiny_model):
     assert all(torch.equal(state[k], v) for k, v in tiny_model.state_dict().items())
 
 
-def assert_concurrent_captures_match(model, images: list[torch.Tensor], rounds: int = 5) -> None:
-    """Capture each image on its own thread, all at once, several rounds: each must equal its lone capture."""
-    expected = [fv.capture(model, image) for image in images]
-    results: dict[int, fv.Capture] = {}
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(images))
-
-    def run(index: int) -> None:
-        try:
-            start.wait()
-            for _ in range(rounds):  # several rounds, so forward passes really overlap
-                results[index] = fv.capture(model, images[index])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(images))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    assert len(results) == len(images)
-    for index, captured in results.items():
-        assert list(captured) == list(expected[index])
-        for key in captured:
-            assert torch.equal(captured[key].tensor, expected[index][key].tensor), (index, key)
-
-
 def test_concurrent_captures_on_one_shared_model_each_match_their_own_result(tiny_model):
     images = [torch.randn(3, 24, 24, generator=torch.Generator().manual_seed(i)) for i in range(8)]
     assert_concurrent_captures_match(tiny_model, images)
-    assert _hook_count(tiny_model) == 0
+    assert hook_count(tiny_model) == 0
 
 
 class TupleOut(nn.Module):
@@ -151,7 +110,7 @@ def test_capture_of_a_zoo_model_with_a_pil_image():
     assert maps["layer4"].shape == (512, 7, 7)
     assert maps["fc"].shape == (1000,)
     assert fv.default_layer(maps) == "conv1"
-    assert _hook_count(model.module) == 0
+    assert hook_count(model.module) == 0
 
 
 def test_unknown_layer_is_a_clear_error(tiny_model):

@@ -85,9 +85,15 @@ def test_untrained_digits_model_is_seeded_and_labelled():
     assert not torch.equal(a.module.conv1.weight, fv.load_model("digits_cnn").module.conv1.weight)
 
 
-@pytest.mark.timeout(300)
-def test_training_script_reproduces_the_recorded_accuracy(tmp_path):
-    """Runs `python -m featviz_core.train_digits` (about 20 s) and compares with the committed metadata."""
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # about 20 s on one thread, busy machine or not; generous, never the thing that fails
+def test_training_script_reproduces_the_recorded_accuracy(tmp_path, one_torch_thread):
+    """Runs `python -m featviz_core.train_digits` (all 40 epochs, one torch thread) against the committed metadata.
+
+    The full run, not fewer epochs: the recorded accuracy comes from 40 epochs. One thread, because with a
+    CPU-heavy job on one of two cores torch's two threads wait on each other at every step: 4 epochs took
+    17.6 s on two threads and 3.6 s on one (unloaded, one thread is no slower: 20 s against 25 s for all 40).
+    """
     assert train_digits.main(["--out", str(tmp_path), "--samples", str(tmp_path / "samples")]) == 0
     recorded = digits.metadata()
     rerun = json.loads((tmp_path / "digits_cnn.json").read_text())

@@ -15,7 +15,9 @@ from PIL import Image
 
 import featviz_core as fv
 from featviz_core.colormaps import LEVELS, lookup_table
-from featviz_core.export import PNG_MAX_SIDE, PNG_MIN_TILE
+from featviz_core.export import PNG_MAX_SIDE, PNG_MIN_TILE, capture_npz_size
+from featviz_core.grid import mosaic_layout
+from featviz_core.normalize import normalize
 
 MODEL = fv.load_model("digits_cnn")
 MAPS = fv.capture(MODEL, fv.load_sample("Handwritten 7"))
@@ -24,14 +26,16 @@ MAPS = fv.capture(MODEL, fv.load_sample("Handwritten 7"))
 def test_grid_png_decodes_with_tiles_large_enough_for_a_slide_and_the_right_colours():
     data = fv.grid_png(MAPS["conv1"], normalize="per_layer", colormap="magma", caption="digits · conv1")
     picture = Image.open(io.BytesIO(data)).convert("RGB")
-    layout = fv.mosaic_layout(32, 26, 26)
+    layout = mosaic_layout(32, 26, 26)
     scale = -(-PNG_MIN_TILE // 26)  # whole-step enlargement up to the minimum tile size
     assert picture.width > layout.mosaic_width * scale and picture.height > layout.mosaic_height * scale
     pixels = np.asarray(picture)
-    expected = lookup_table("magma")[np.rint(fv.normalize(MAPS["conv1"].tensor, "per_layer").values * (LEVELS - 1)).astype(int)]
+    levels = np.rint(normalize(MAPS["conv1"].tensor, "per_layer").values * (LEVELS - 1)).astype(int)
+    expected = lookup_table("magma")[levels]
     top, left = layout.tile_origin(9)
     offset_y = pixels.shape[0] - layout.mosaic_height * scale - 16  # the mosaic sits 16 px from the bottom and left
-    tile = pixels[offset_y + top * scale : offset_y + (top + 26) * scale : scale, 16 + left * scale : 16 + (left + 26) * scale : scale]
+    rows = slice(offset_y + top * scale, offset_y + (top + 26) * scale, scale)
+    tile = pixels[rows, 16 + left * scale : 16 + (left + 26) * scale : scale]
     assert np.array_equal(tile, expected[9])
 
 
@@ -52,7 +56,7 @@ def test_npz_holds_every_layer_and_the_input_and_respects_the_cap():
     assert set(archive.files) == {*MAPS, "__input__"}
     for name, fmap in MAPS.items():
         assert np.array_equal(archive[name], fmap.tensor.numpy()), name
-    assert fv.capture_npz_size(MAPS) >= MAPS.nbytes  # the archive writes shared copies once per layer
+    assert capture_npz_size(MAPS) >= MAPS.nbytes  # the archive writes shared copies once per layer
     with pytest.raises(ValueError, match="over the"):
         fv.capture_npz(MAPS, max_bytes=1000)
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import featviz_core as fv
-from tests.conftest import encode
+from featviz_core.samples import sample_bytes
+from tests.support.images import encode
 
 EXAMPLES = 400
 
@@ -33,7 +34,7 @@ def _seeds() -> dict[str, bytes]:
         "gif": gif.getvalue(),
         "palette": encode(picture.convert("P"), "PNG", transparency=3),
         "16bit": encode(Image.fromarray(rng.integers(0, 65535, (16, 16), dtype=np.uint16)), "PNG"),
-        "photo": fv.sample_bytes("Handwritten 3"),
+        "photo": sample_bytes("Handwritten 3"),
     }
 
 
@@ -81,6 +82,7 @@ def test_mutated_image_files_give_image_error_or_an_image(capsys):
     decode()
     total = sum(outcomes.values())
     with capsys.disabled():
-        print(f"\nimage fuzz: {total} mutated files, {outcomes['decoded']} decoded, {outcomes['ImageError']} ImageError, "
+        print(f"\nimage fuzz: {total} mutated files, {outcomes['decoded']} decoded, "
+              f"{outcomes['ImageError']} ImageError, "
               "0 other exceptions")
     assert total >= EXAMPLES * 0.9

@@ -13,6 +13,8 @@ from PIL import Image
 
 import featviz_core as fv
 from featviz_core.colormaps import LEVELS, lookup_table
+from featviz_core.grid import DISPLAY_WIDTH, HOVER_MAX_CELLS, NAN_RGB, mosaic_layout
+from featviz_core.normalize import NORMALIZATIONS, normalize
 
 
 def _png(figure) -> np.ndarray:
@@ -35,9 +37,9 @@ def test_mosaic_pixels_are_the_colour_mapped_channels():
     maps = torch.randn(10, 6, 5)
     figure = fv.channel_grid(maps, normalize="per_layer", colormap="magma")
     rgba = _png(figure)
-    layout = fv.mosaic_layout(10, 6, 5, fv.grid.DISPLAY_WIDTH)
+    layout = mosaic_layout(10, 6, 5, DISPLAY_WIDTH)
     assert rgba.shape[:2] == (layout.mosaic_height, layout.mosaic_width)
-    normalized = fv.normalize(maps, "per_layer").values
+    normalized = normalize(maps, "per_layer").values
     table = lookup_table("magma")
     for channel in (0, 7, 9):
         top, left = layout.tile_origin(channel)
@@ -54,7 +56,7 @@ def test_hover_carries_raw_values_and_channel_positions():
     custom = np.asarray(hover.customdata)
     finite = ~np.isnan(z)
     assert finite.sum() == maps.numel()
-    for value, (channel, y, x) in zip(z[finite], custom[finite]):
+    for value, (channel, y, x) in zip(z[finite], custom[finite], strict=False):
         assert maps[channel, y, x] == value
     assert "channel %{customdata[0]}" in hover.hovertemplate and hover.opacity == 0
 
@@ -62,7 +64,7 @@ def test_hover_carries_raw_values_and_channel_positions():
 def test_hover_is_pooled_for_large_layers_and_says_so():
     hover = fv.channel_grid(torch.rand(256, 56, 56)).data[1]
     cells = np.asarray(hover.z).size
-    assert cells <= fv.grid.HOVER_MAX_CELLS * 1.2
+    assert cells <= HOVER_MAX_CELLS * 1.2
     assert "mean of" in hover.hovertemplate
 
 
@@ -84,7 +86,7 @@ def test_order_selects_and_orders_channels():
         fv.channel_grid(maps, order=[6])
 
 
-@pytest.mark.parametrize("mode", list(fv.NORMALIZATIONS))
+@pytest.mark.parametrize("mode", list(NORMALIZATIONS))
 def test_colour_bar_states_the_scale(mode):
     maps = torch.linspace(-3, 5, 2 * 4 * 4).reshape(2, 4, 4)
     marker = fv.channel_grid(maps, normalize=mode).data[3].marker
@@ -109,9 +111,9 @@ def test_non_finite_values_are_drawn_in_their_own_colour():
     maps[0, 0, 0] = float("nan")
     maps[0, 1, 1] = 1.0
     rgba = _png(fv.channel_grid(maps))
-    layout = fv.mosaic_layout(1, 2, 2, fv.grid.DISPLAY_WIDTH)
+    layout = mosaic_layout(1, 2, 2, DISPLAY_WIDTH)
     top, left = layout.tile_origin(0)
-    assert tuple(rgba[top, left, :3]) == fv.grid.NAN_RGB
+    assert tuple(rgba[top, left, :3]) == NAN_RGB
 
 
 def test_title_names_layer_and_counts_channels():

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 import featviz_core as fv
-from tests.conftest import encode, gradient_image
+from featviz_core.images import image_notes
+from featviz_core.samples import sample_description
+from tests.support.images import encode, gradient_image
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,7 @@ def test_animated_gif_gives_first_frame_and_says_so():
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=50)
     decoded = fv.load_image(buffer.getvalue())
     assert decoded.getpixel((4, 4)) == (255, 0, 0)
-    assert any("first of its 3 frames" in note for note in fv.image_notes(decoded))
+    assert any("first of its 3 frames" in note for note in image_notes(decoded))
 
 
 def test_exif_rotated_jpeg_is_shown_upright():
@@ -56,11 +58,11 @@ def test_exif_rotated_jpeg_is_shown_upright():
     decoded = fv.load_image(encode(stored, "JPEG", quality=95, exif=exif.tobytes()))
     assert decoded.size == original.size
     assert np.abs(np.asarray(decoded, np.int16) - np.asarray(original, np.int16)).mean() < 4
-    assert any("EXIF" in note for note in fv.image_notes(decoded))
+    assert any("EXIF" in note for note in image_notes(decoded))
 
 
 def test_plain_photo_has_no_rotation_note():
-    assert fv.image_notes(fv.load_image(encode(gradient_image(), "JPEG"))) == []
+    assert image_notes(fv.load_image(encode(gradient_image(), "JPEG"))) == []
 
 
 def test_sixteen_bit_grayscale_is_stretched_not_clipped():
@@ -122,7 +124,7 @@ def test_every_sample_loads_as_rgb():
     for name in fv.list_samples():
         image = fv.load_sample(name)
         assert image.mode == "RGB" and min(image.size) >= 100, name
-        assert fv.sample_description(name)
+        assert sample_description(name)
 
 
 def test_stripe_patterns_are_oriented():

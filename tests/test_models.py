@@ -10,17 +10,19 @@ import pytest
 import torch
 
 import featviz_core as fv
-from tests.conftest import RESNET18_FILE, seed_resnet18
-from tests.conftest import checkpoints as _checkpoints
+from featviz_core.models import best_device, list_zoo_models
+from featviz_core.weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
+from tests.support.weights import RESNET18_FILE, checkpoints, seed_resnet18
+
 
 def test_zoo_lists_classification_models_only():
-    models = fv.list_zoo_models()
+    models = list_zoo_models()
     assert {"resnet18", "vgg16", "mobilenet_v3_large", "convnext_tiny", "vit_b_16"} <= set(models)
     assert not any(name.startswith(("fasterrcnn", "deeplab", "raft", "r3d")) for name in models)
 
 
 def test_weights_file_names_the_torchvision_checkpoint_and_cache_folder(torch_home):
-    file = fv.weights_file("resnet18")
+    file = weights_file("resnet18")
     assert file.filename == RESNET18_FILE
     assert file.folder == torch_home / "hub" / "checkpoints"
     assert file.weights == "IMAGENET1K_V1" and not file.is_cached
@@ -36,16 +38,16 @@ def test_missing_weights_name_the_file_and_folder(torch_home):
 
 
 def test_unreachable_download_server_gives_weights_unavailable(torch_home):
-    file = fv.WeightsFile("resnet18", "IMAGENET1K_V1", "http://127.0.0.1:9/models/" + RESNET18_FILE)
-    assert fv.weights_state(file, timeout=2) is fv.WeightsState.UNAVAILABLE
+    file = WeightsFile("resnet18", "IMAGENET1K_V1", "http://127.0.0.1:9/models/" + RESNET18_FILE)
+    assert weights_state(file, timeout=2) is WeightsState.UNAVAILABLE
     with pytest.raises(fv.WeightsUnavailableError, match="no connection"):
-        fv.download_weights(file, timeout=2)
-    assert not list(_checkpoints(torch_home).iterdir())  # nothing half-written left behind
+        download_weights(file, timeout=2)
+    assert not list(checkpoints(torch_home).iterdir())  # nothing half-written left behind
 
 
 def test_seeded_cache_is_loaded_through_torchvision(torch_home):
     seed_resnet18(torch_home, marker=0.125)
-    assert fv.weights_state(fv.weights_file("resnet18")) is fv.WeightsState.CACHED
+    assert weights_state(weights_file("resnet18")) is WeightsState.CACHED
     model = fv.load_model("resnet18")
     assert model.trained and model.weights == "IMAGENET1K_V1"
     assert torch.all(model.module.conv1.weight == 0.125)
@@ -55,7 +57,7 @@ def test_seeded_cache_is_loaded_through_torchvision(torch_home):
 
 
 def test_damaged_cached_file_is_reported_not_raised_raw(torch_home):
-    (_checkpoints(torch_home) / RESNET18_FILE).write_bytes(b"not a checkpoint")
+    (checkpoints(torch_home) / RESNET18_FILE).write_bytes(b"not a checkpoint")
     with pytest.raises(fv.ModelError, match="delete it"):
         fv.load_model("resnet18")
 
@@ -64,7 +66,7 @@ def test_untrained_weights_are_reproducible_and_labelled():
     first, second = fv.load_model("resnet18", weights=None), fv.load_model("resnet18", weights=None)
     assert torch.equal(first.module.conv1.weight, second.module.conv1.weight)
     assert not first.trained and "UNTRAINED" in first.label
-    assert first.device == fv.best_device()
+    assert first.device == best_device()
 
 
 def test_unknown_model_and_unknown_weights_are_clear_errors():
@@ -74,19 +76,19 @@ def test_unknown_model_and_unknown_weights_are_clear_errors():
         fv.load_model("resnet18", weights="NOPE")
 
 
-def _served_checkpoint(tmp_path: Path, payload: bytes, hash_of: bytes) -> fv.WeightsFile:
+def _served_checkpoint(tmp_path: Path, payload: bytes, hash_of: bytes) -> WeightsFile:
     prefix = hashlib.sha256(hash_of).hexdigest()[:8]
     source = tmp_path / f"tiny-{prefix}.pth"
     source.write_bytes(payload)
-    return fv.WeightsFile("tiny", "TEST", source.as_uri())
+    return WeightsFile("tiny", "TEST", source.as_uri())
 
 
 def test_download_reports_progress_and_lands_in_the_cache(tmp_path, torch_home):
     payload = bytes(range(256)) * 20_000  # 5 MB, several chunks
     file = _served_checkpoint(tmp_path, payload, payload)
     seen: list[tuple[int, int | None]] = []
-    path = fv.download_weights(file, progress=lambda done, total: seen.append((done, total)), chunk_size=1 << 20)
-    assert path == _checkpoints(torch_home) / file.filename and path.read_bytes() == payload
+    path = download_weights(file, progress=lambda done, total: seen.append((done, total)), chunk_size=1 << 20)
+    assert path == checkpoints(torch_home) / file.filename and path.read_bytes() == payload
     assert len(seen) >= 5 and seen[-1][0] == len(payload)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
@@ -94,8 +96,8 @@ def test_download_reports_progress_and_lands_in_the_cache(tmp_path, torch_home):
 def test_download_with_a_wrong_checksum_is_refused_and_removed(tmp_path, torch_home):
     file = _served_checkpoint(tmp_path, b"tampered", hash_of=b"original")
     with pytest.raises(fv.WeightsUnavailableError, match="checksum"):
-        fv.download_weights(file)
-    assert not list(_checkpoints(torch_home).iterdir())
+        download_weights(file)
+    assert not list(checkpoints(torch_home).iterdir())
 
 
 def test_input_image_undoes_the_normalization():
@@ -115,5 +117,6 @@ def test_a_model_too_large_for_memory_is_a_clear_error(monkeypatch):
         raise MemoryError
 
     monkeypatch.setattr(models, "get_model", no_memory)
-    with pytest.raises(fv.ModelError, match=r"vit_h_14 needs more memory than this machine can give it \(about 2\.4 GB"):
+    needs = r"vit_h_14 needs more memory than this machine can give it \(about 2\.4 GB"
+    with pytest.raises(fv.ModelError, match=needs):
         fv.load_model("vit_h_14", weights=None)

@@ -9,6 +9,7 @@ from PIL import Image
 from torch import nn
 
 import featviz_core as fv
+from featviz_core.stats import NOISE_THRESHOLD
 
 
 def constructed() -> torch.Tensor:
@@ -28,7 +29,7 @@ def test_flags_dead_constant_noise_and_structure():
     assert stats.constant.tolist() == [False, True, False, False]
     assert stats.noise_like.tolist() == [False, False, True, False]
     assert np.isnan(stats.hf_energy[0]) and np.isnan(stats.hf_energy[1])  # no variance: undefined
-    assert stats.hf_energy[2] > fv.NOISE_THRESHOLD > 0.2 > stats.hf_energy[3]
+    assert stats.hf_energy[2] > NOISE_THRESHOLD > 0.2 > stats.hf_energy[3]
 
 
 def test_figures_match_hand_computation():
@@ -105,7 +106,8 @@ def test_kernels_rgb_and_per_input_channel():
     rgb = fv.kernel_figure(conv1, rgb_input=True)
     assert rgb.data[0].type == "image" and list(rgb.data[1].text) == [str(i) for i in range(64)]
     per_input = fv.kernel_figure(fv.conv_module(model, "layer1.0.conv1"), out_channel=7)
-    assert per_input.layout.meta["featviz"]["channels_total"] == 64 and "output channel 7" in per_input.layout.title.text
+    assert per_input.layout.meta["featviz"]["channels_total"] == 64
+    assert "output channel 7" in per_input.layout.title.text
     assert fv.conv_module(model, "layer1.0.bn1") is None and fv.conv_module(model, "relu#2") is None
     digits = fv.kernel_figure(fv.conv_module(fv.load_model("digits_cnn"), "conv1"), out_channel=3)
     assert digits.layout.meta["featviz"]["channels_total"] == 32  # one input channel: all filters at once

@@ -9,8 +9,9 @@ import torch
 import torchvision
 
 import featviz_core as fv
-from featviz_core.torchscript import ALLOW_ENV
-from tests.test_capture import _hook_count, assert_concurrent_captures_match
+from featviz_core import settings
+from featviz_core.uploads import check_state_dict, read_state_dict
+from tests.support.capture import assert_concurrent_captures_match, hook_count
 
 
 def saved(obj) -> bytes:
@@ -29,7 +30,9 @@ def test_state_dict_for_the_architecture_is_loaded_and_labelled():
     torch.manual_seed(3)
     source = torchvision.models.squeezenet1_1(weights=None)
     model = fv.load_with_state_dict("squeezenet1_1", saved(source.state_dict()), "mine.pth")
-    assert all(torch.equal(a, b) for a, b in zip(model.module.state_dict().values(), source.state_dict().values()))
+    loaded, saved_state = model.module.state_dict(), source.state_dict()
+    assert list(loaded) == list(saved_state)
+    assert all(torch.equal(loaded[name], saved_state[name]) for name in loaded)
     assert model.trained and model.weights.startswith("uploaded mine.pth (sha256 ")
     assert model.source == "upload" and len(model.categories) == 1000
 
@@ -54,7 +57,7 @@ def test_wrong_architecture_lists_missing_unexpected_and_mismatched():
     state["conv1.weight"] = torch.zeros(8, 3, 7, 7)
     del state["fc.bias"]
     state["extra.weight"] = torch.zeros(1)
-    report = fv.check_state_dict(torchvision.models.resnet18(weights=None), state)
+    report = check_state_dict(torchvision.models.resnet18(weights=None), state)
     assert report.missing == ("fc.bias",) and report.unexpected == ("extra.weight",)
     assert report.mismatched == (("conv1.weight", (64, 3, 7, 7), (8, 3, 7, 7)),)
     text = report.summary()
@@ -70,18 +73,22 @@ def test_a_pickled_full_model_is_refused_without_running_it():
 
     for payload in (saved(fv.load_model("digits_cnn").module), saved(Boom())):
         with pytest.raises(fv.ModelError, match="does not unpickle"):
-            fv.read_state_dict(payload, "whole.pth")
+            read_state_dict(payload, "whole.pth")
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "empty"), (b"garbage" * 10, "not a readable PyTorch checkpoint"), (None, "TorchScript model, not a state dict")],
+    [
+        (b"", "empty"),
+        (b"garbage" * 10, "not a readable PyTorch checkpoint"),
+        (None, "TorchScript model, not a state dict"),
+    ],
 )
 def test_unusable_weights_files_get_a_clear_message(data, message):
     if data is None:
         data = scripted(fv.load_model("digits_cnn").module.cpu())
     with pytest.raises(fv.ModelError, match=message):
-        fv.read_state_dict(data, "file.pth")
+        read_state_dict(data, "file.pth")
 
 
 def test_torchscript_capture_equals_the_python_models_capture():
@@ -112,16 +119,16 @@ def test_concurrent_torchscript_captures_do_not_mix(tiny_model):
     assert_concurrent_captures_match(model, images)
 
 
-def test_torchscript_upload_can_be_turned_off(monkeypatch):
-    monkeypatch.setenv(ALLOW_ENV, "0")
-    assert not fv.torchscript_allowed()
-    with pytest.raises(fv.ModelError, match=ALLOW_ENV):
+def test_torchscript_upload_can_be_turned_off(setting):
+    setting("FEATVIZ_ALLOW_TORCHSCRIPT", "0")
+    assert not settings.current().allow_torchscript
+    with pytest.raises(fv.ModelError, match="FEATVIZ_ALLOW_TORCHSCRIPT"):
         fv.load_torchscript(b"PK", "x.pt")
 
 
 def test_python_models_still_get_no_leftover_hooks_after_torchscript_support(tiny_model):
     fv.capture(tiny_model, torch.randn(3, 8, 8))
-    assert _hook_count(tiny_model) == 0
+    assert hook_count(tiny_model) == 0
 
 
 def test_torchscript_capture_survives_a_fresh_import_of_featviz_core():

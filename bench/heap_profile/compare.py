@@ -21,7 +21,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
     mib = 2**20
-    print("snapshot  RSS MiB  anonymous MiB  native in use MiB  native free MiB  Python blocks  threads  Python traced MiB")
+    print("snapshot  RSS MiB  anonymous MiB  native in use MiB  native free MiB  Python blocks  threads  "
+          "Python traced MiB")
     for path in sorted(glob.glob(os.path.join(args.dir, "info_*.json"))):
         info = json.load(open(path))
         malloc = info["mallinfo"]

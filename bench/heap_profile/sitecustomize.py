@@ -3,7 +3,8 @@
 Why: RSS alone says that the server grew, not what grew. Put this directory on PYTHONPATH and set
 FEATVIZ_PROFILE_DIR; a ``streamlit run app.py`` started then (bench_memory starts one and passes its
 environment on) traces Python allocations and, every FEATVIZ_PROFILE_PERIOD seconds (default 20), writes a
-tracemalloc snapshot (FEATVIZ_PROFILE_TRACE=0: none, and no slow-down) plus RSS, glibc's mallinfo2 (native heap in use and free) and live object counts:
+tracemalloc snapshot (FEATVIZ_PROFILE_TRACE=0: none, and no slow-down) plus RSS, glibc's mallinfo2
+(native heap in use and free) and live object counts:
 
     FEATVIZ_PROFILE_DIR=/tmp/heap PYTHONPATH=bench/heap_profile python bench/bench_memory.py
     python bench/heap_profile/compare.py /tmp/heap 4 12
@@ -28,7 +29,7 @@ if os.environ.get("FEATVIZ_PROFILE_DIR") and "app.py" in sys.argv:
 
     def _mallinfo() -> dict:
         # imported late: featviz_core brings torch, which the server loads anyway, but not at interpreter start
-        from featviz_core.allocator import heap_info
+        from featviz_ui.server import heap_info
 
         return heap_info() or {}
 

@@ -1,6 +1,11 @@
-"""Let the server reuse freed memory instead of handing it back to the OS after every capture.
+"""The dashboard server's memory policy: reuse freed memory across captures, and hand it back when it piles up.
 
-A capture copies every layer's output into fresh memory. glibc serves large blocks with mmap and returns
+This changes glibc's malloc for the whole process, so it is a deployment choice made by the server at
+start-up (``app.py`` calls :func:`tune_allocator` once and :func:`release_free_memory` after each script
+run), never by featviz_core: a notebook or another program importing the library keeps its own allocator.
+Turn it off with ``FEATVIZ_TUNE_ALLOCATOR=0`` (:mod:`featviz_core.settings`).
+
+Why: a capture copies every layer's output into fresh memory. glibc serves large blocks with mmap and returns
 them on free, so each capture pays page faults and zeroing again for tens or hundreds of MB; on a 2-core
 CPU that is comparable to a small model's whole forward pass. Raising the mmap and trim thresholds makes
 glibc keep such blocks in its heap for reuse: resnet18's capture overhead fell from 1.44× to 1.14× of a
@@ -18,10 +23,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 import threading
 import time
+
+from featviz_core import settings
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -53,7 +59,7 @@ def tune_allocator() -> bool:
     if _tuned is not None:
         return _tuned
     _tuned = False
-    if os.environ.get("FEATVIZ_TUNE_ALLOCATOR", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not settings.current().tune_allocator:
         return _tuned
     if sys.platform.startswith("linux"):
         try:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.shared import keep_choice, persistent_choice
+from featviz_core.colormaps import COLORMAPS, DIVERGING
+from featviz_core.normalize import DEFAULT_PERCENTILES, NORMALIZATIONS
+from featviz_core.stats import STAT_COLUMNS, ChannelStats
+
+from .state import keep_choice, persistent_choice
 
 
 def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer",
@@ -27,36 +31,37 @@ def pick_layer(model: fv.LoadedModel, captured: fv.Capture, key: str = "layer",
     return layer
 
 
-def pick_display(prefix: str = "") -> dict:
+def pick_display(prefix: str = "") -> fv.GridSettings:
+    """Normalization and colour map (and their range options); channel order comes from pick_channel_order."""
     mode_key, cmap_key = f"{prefix}normalization", f"{prefix}colormap"
-    persistent_choice(mode_key, list(fv.NORMALIZATIONS), "per_channel", "normalization", format_func=fv.NORMALIZATIONS.get)
+    persistent_choice(mode_key, list(NORMALIZATIONS), "per_channel", "normalization", format_func=NORMALIZATIONS.get)
     mode = st.selectbox(
-        "Normalization", list(fv.NORMALIZATIONS), key=mode_key, format_func=fv.NORMALIZATIONS.get,
+        "Normalization", list(NORMALIZATIONS), key=mode_key, format_func=NORMALIZATIONS.get,
         bind="query-params",
         help="How raw activations map to colours. Per channel shows each channel's own pattern; the others "
         "keep channels comparable and show the scale on the colour bar.",
     )
-    persistent_choice(cmap_key, list(fv.COLORMAPS), "viridis", "colour map")
-    colormap = st.selectbox("Colour map", list(fv.COLORMAPS), key=cmap_key, bind="query-params")
+    persistent_choice(cmap_key, list(COLORMAPS), "viridis", "colour map")
+    colormap = st.selectbox("Colour map", list(COLORMAPS), key=cmap_key, bind="query-params")
     keep_choice(mode_key)
     keep_choice(cmap_key)
-    options: dict = {"normalize": mode, "colormap": colormap}
+    percentiles, vmin, vmax = DEFAULT_PERCENTILES, None, None
     if mode == "percentile":
-        options["percentiles"] = st.slider("Clip to percentiles", 0.0, 100.0, (1.0, 99.0), 0.5, key=f"{prefix}percentiles")
+        percentiles = st.slider("Clip to percentiles", 0.0, 100.0, DEFAULT_PERCENTILES, 0.5, key=f"{prefix}percentiles")
     if mode == "raw":
         left, right = st.columns(2)
-        options["vmin"] = left.number_input("Min", value=None, key=f"{prefix}vmin", placeholder="layer min", format="%g")
-        options["vmax"] = right.number_input("Max", value=None, key=f"{prefix}vmax", placeholder="layer max", format="%g")
-    if mode == "symmetric" and colormap != fv.DIVERGING:
-        st.caption(f"Tip: the diverging map *{fv.DIVERGING}* shows the sign: white is zero.")
-    return options
+        vmin = left.number_input("Min", value=None, key=f"{prefix}vmin", placeholder="layer min", format="%g")
+        vmax = right.number_input("Max", value=None, key=f"{prefix}vmax", placeholder="layer max", format="%g")
+    if mode == "symmetric" and colormap != DIVERGING:
+        st.caption(f"Tip: the diverging map *{DIVERGING}* shows the sign: white is zero.")
+    return fv.GridSettings(normalize=mode, colormap=colormap, percentiles=percentiles, vmin=vmin, vmax=vmax)
 
 
-ORDER_LABELS = {"index": "Channel number", **fv.STAT_COLUMNS}
+ORDER_LABELS = {"index": "Channel number", **STAT_COLUMNS}
 SHOW_CHOICES = ("all", 16, 32, 64, 128, 256)
 
 
-def pick_channel_order(stats: fv.ChannelStats) -> list[int]:
+def pick_channel_order(stats: ChannelStats) -> list[int]:
     """Sort and filter the grid's channels by a statistic; returns the channels to draw, in order."""
     persistent_choice("order_by", list(ORDER_LABELS), "index")
     by = st.selectbox("Order channels by", list(ORDER_LABELS), key="order_by", format_func=ORDER_LABELS.get)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.controls import pick_display, pick_layer
-from pages.shared import cached_capture, cached_grid, cached_model, show_messages, start_page, stop_page, weights_status
+from featviz_core.weights import WeightsState
+from featviz_ui.caches import cached_capture, cached_grid, cached_model
+from featviz_ui.controls import pick_display, pick_layer
+from featviz_ui.page import show_messages, start_page, stop_page
+from featviz_ui.weights_probe import weights_status
 
 LESSON = (
     "**What the difference means.** Trained filters respond to structure that matters for the task: edges, "
@@ -17,7 +20,10 @@ LESSON = (
 )
 
 
-def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[tuple[fv.LoadedModel, str], tuple[fv.LoadedModel, str]] | str:
+ModelAndKey = tuple[fv.LoadedModel, str]
+
+
+def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[ModelAndKey, ModelAndKey] | str:
     """The pair to compare, or a sentence saying why there is none."""
     if model.source == "torchscript":
         return "A TorchScript model has no untrained twin here: choose a listed architecture to compare."
@@ -26,7 +32,7 @@ def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[tuple[fv.Loa
         return (model, key), untrained
     if model.name != "digits_cnn":
         file, state = weights_status(model.name)
-        if state is not fv.WeightsState.CACHED:
+        if state is not WeightsState.CACHED:
             return (
                 f"Trained weights for **{model.name}** are not on this machine ({file.filename} in "
                 f"`{file.folder}`), so there is nothing trained to compare with. Choose *digits_cnn*, which "
@@ -52,12 +58,12 @@ with st.sidebar:
 
 st.markdown(LESSON)
 columns = st.columns(2)
-for column, (model, key), captured, side in zip(columns, pair, captures, ("trained", "untrained")):
+for column, (model, key), captured, side in zip(columns, pair, captures, ("trained", "untrained"), strict=True):
     with column:
         top = fv.predict(model, captured, top=1)
         verdict = f"predicts **{top[0][0]}** ({top[0][1]:.0%})" if top else ""
         st.subheader(f"{'Trained' if side == 'trained' else 'Untrained'}")
         st.caption(f"{model.label} · {verdict}")
-        figure = cached_grid((ctx.image.digest, key), captured[layer], None, model.label, display_width=600, **display)
+        figure = cached_grid((ctx.image.digest, key), captured[layer], display, model.label, display_width=600)
         st.plotly_chart(figure, width="stretch", key=f"compare_{side}", config={"displaylogo": False})
 show_messages(ctx, messages)

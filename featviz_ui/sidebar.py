@@ -1,10 +1,10 @@
 """The sidebar every page shares: which image and which model, and the capture they give.
 
-Each page calls :func:`build_context` first; choices carry over between pages (``persistent_choice``).
-The entrypoint does not build it: Streamlit's AppTest reruns only the page script, so widgets drawn by
-app.py could not be tested. Whatever fails
-(an unreadable upload, weights that are not there, a model that does not fit the image) is reported and
-the last good image, model and capture stay on screen.
+Each page builds it first, through :func:`featviz_ui.page.start_page`; choices carry over between pages
+(``persistent_choice``). The entry point does not build it: Streamlit's AppTest reruns only the page
+script, so widgets drawn by app.py could not be tested. Whatever fails (an unreadable upload, weights that
+are not there, a model that does not fit the image) is reported and the last good image, model and capture
+stay on screen.
 """
 
 from __future__ import annotations
@@ -12,22 +12,17 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from pages.shared import (
-    Context,
-    ImageChoice,
-    cached_capture,
-    cached_model,
-    decode,
-    digest,
-    keep_choice,
-    last_good,
-    link_note,
-    persistent_choice,
-    recheck_weights,
-    remember,
-    set_choice,
-    weights_status,
-)
+from featviz_core import digits, settings
+from featviz_core.images import UPLOAD_EXTENSIONS
+from featviz_core.models import UNTRAINED_SEED
+from featviz_core.samples import DEFAULT_SAMPLE, sample_bytes, sample_description
+from featviz_core.weights import WeightsFile, WeightsState, download_weights
+
+from . import upload_limits
+from .caches import cached_capture, cached_model
+from .context import Context, ImageChoice, decode, digest
+from .state import keep_choice, last_good, link_note, persistent_choice, remember, set_choice
+from .weights_probe import recheck_weights, weights_status
 
 SOURCES = ("Sample", "Upload", "Camera")
 OWN_MODEL = "Your own model (TorchScript)"
@@ -49,7 +44,9 @@ def build_context() -> Context:
         previous = last_good("model")
         if previous is not None:
             ctx.model, ctx.model_key = previous
-            ctx.notices.append(f"Still showing **{ctx.model.label}** until the model chosen in the sidebar can be used.")
+            ctx.notices.append(
+                f"Still showing **{ctx.model.label}** until the model chosen in the sidebar can be used."
+            )
     else:
         remember("model", (ctx.model, ctx.model_key))
     if ctx.model is not None:
@@ -65,7 +62,7 @@ def build_context() -> Context:
                 ctx.notices.append(f"Still showing **{ctx.image.name}** through **{ctx.model.label}**.")
     if ctx.model is not None and not ctx.model.trained:
         ctx.notices.append(
-            f"**Untrained weights** (random, seed {fv.UNTRAINED_SEED}): these maps show what a network "
+            f"**Untrained weights** (random, seed {UNTRAINED_SEED}): these maps show what a network "
             "that has learned nothing does. Expect noise-like maps, not learned features."
         )
     return ctx
@@ -82,15 +79,16 @@ def pick_image() -> tuple[ImageChoice, list[str]]:
     candidate: tuple[bytes, str] | None = None
     if source == "Sample":
         samples = fv.list_samples()
-        persistent_choice("sample", samples, fv.DEFAULT_SAMPLE, "sample image")
+        persistent_choice("sample", samples, DEFAULT_SAMPLE, "sample image")
         sample = st.selectbox("Sample image", samples, key="sample", bind="query-params")
         keep_choice("sample")
-        st.caption(fv.sample_description(sample))
-        candidate = (fv.sample_bytes(sample), sample)
+        st.caption(sample_description(sample))
+        candidate = (sample_bytes(sample), sample)
     elif source == "Upload":
         upload = st.file_uploader(
-            "Upload an image", type=[*fv.UPLOAD_EXTENSIONS, *EXPLAINED_EXTENSIONS], key="upload",
-            help="PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to 50 MB.",
+            "Upload an image", type=[*UPLOAD_EXTENSIONS, *EXPLAINED_EXTENSIONS], key="upload",
+            max_upload_size=upload_limits.image_mb(),
+            help=f"PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to {upload_limits.image_mb()} MB.",
         )
         if upload is not None:
             candidate = (upload.getvalue(), upload.name)
@@ -102,7 +100,7 @@ def pick_image() -> tuple[ImageChoice, list[str]]:
     if linked_upload and candidate is None:
         link_note(
             "This link was shared from an uploaded or camera image, which cannot travel in a link: everything "
-            f"else is restored, on the sample **{fv.DEFAULT_SAMPLE}** until you give the image again."
+            f"else is restored, on the sample **{DEFAULT_SAMPLE}** until you give the image again."
         )
     choice: ImageChoice | None = None
     if candidate is not None:
@@ -114,7 +112,7 @@ def pick_image() -> tuple[ImageChoice, list[str]]:
     if choice is None:
         choice = last_good("image")  # type: ignore[assignment]
         if choice is None:
-            choice = decode(fv.sample_bytes(fv.DEFAULT_SAMPLE), fv.DEFAULT_SAMPLE)
+            choice = decode(sample_bytes(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
             remember("image", choice)
         if candidate is None and source != "Sample":
             st.caption(f"Showing **{choice.name}** until you give a new image.")
@@ -139,19 +137,21 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
         return pick_own_model()
     bundled = name == DEFAULT_MODEL
     if bundled:
-        meta = fv.digits.metadata()
+        meta = digits.metadata()
         pretrained_label, state_note = "Trained by featviz", f"{meta['test_accuracy']:.1%} on held-out digits"
-        file, state = None, fv.WeightsState.CACHED
+        file, state = None, WeightsState.CACHED
     else:
         file, state = weights_status(name)
         pretrained_label = f"Pretrained {file.weights}"
         state_note = {
-            fv.WeightsState.CACHED: "cached on this machine",
-            fv.WeightsState.DOWNLOADABLE: "will be downloaded",
-            fv.WeightsState.UNAVAILABLE: "not on this machine",
+            WeightsState.CACHED: "cached on this machine",
+            WeightsState.DOWNLOADABLE: "will be downloaded",
+            WeightsState.UNAVAILABLE: "not on this machine",
         }[state]
     # labels stay the same on every machine (they travel in shared links); the state goes in the caption
-    labels = {"pretrained": pretrained_label, "untrained": "Untrained (random)", "upload": "Upload a weights file (.pth)"}
+    labels = {
+        "pretrained": pretrained_label, "untrained": "Untrained (random)", "upload": "Upload a weights file (.pth)"
+    }
     persistent_choice("weights", list(labels), "pretrained", "weights", format_func=labels.get)
     weights = st.radio("Weights", list(labels), key="weights", format_func=labels.get, bind="query-params",
                        captions=[state_note, "", ""])
@@ -160,10 +160,11 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
     if weights == "upload":
         return pick_weights_file(name)
     trained = weights == "pretrained"
-    if trained and state is fv.WeightsState.UNAVAILABLE:
+    if trained and state is WeightsState.UNAVAILABLE:
         weights_missing(file)
-        return None, "", [f"The pretrained weights for **{name}** are not on this machine: see the sidebar for what to do."]
-    if trained and state is fv.WeightsState.DOWNLOADABLE and not download(file):
+        missing = f"The pretrained weights for **{name}** are not on this machine: see the sidebar for what to do."
+        return None, "", [missing]
+    if trained and state is WeightsState.DOWNLOADABLE and not download(file):
         return None, "", [f"The pretrained weights for **{name}** could not be downloaded."]
     try:
         with st.spinner(f"Loading {name}…"):
@@ -173,19 +174,20 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
     return model, f"{name}|{'trained' if trained else 'untrained'}", []
 
 
-def weights_missing(file: fv.WeightsFile) -> None:
+def weights_missing(file: WeightsFile) -> None:
     """The offline case: name the file and the folder, and offer the ways forward."""
     st.error(
         f"**{file.filename}** is not on this machine and cannot be downloaded from here. Either put it into "
         f"`{file.folder}` (it comes from {file.url}) and press *Check again*, upload it, or use untrained weights."
     )
-    st.button("Use untrained weights", key="use_untrained", type="primary", on_click=set_choice, args=("weights", "untrained"))
+    st.button("Use untrained weights", key="use_untrained", type="primary", on_click=set_choice,
+              args=("weights", "untrained"))
     left, right = st.columns(2)
     left.button("Upload it", key="upload_weights", on_click=set_choice, args=("weights", "upload"))
     right.button("Check again", key="recheck", on_click=recheck_weights)
 
 
-def download(file: fv.WeightsFile) -> bool:
+def download(file: WeightsFile) -> bool:
     """Fetch weights with a progress bar; on failure the app stays usable and says why."""
     with st.status(f"Downloading {file.filename}…", expanded=True) as status:
         bar = st.progress(0.0)
@@ -195,7 +197,7 @@ def download(file: fv.WeightsFile) -> bool:
             bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
 
         try:
-            fv.download_weights(file, progress=report)
+            download_weights(file, progress=report)
         except fv.WeightsUnavailableError as exc:
             status.update(label="Download failed", state="error")
             st.error(str(exc))
@@ -219,6 +221,7 @@ def _keep_session_model(key: str, model: fv.LoadedModel) -> None:
 def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[str]]:
     upload = st.file_uploader(
         f"State dict for {name}", type=list(WEIGHTS_EXTENSIONS), key="weights_file",
+        max_upload_size=upload_limits.model_file_mb(),
         help="A file written by torch.save(model.state_dict(), ...). It is read with weights_only=True: "
         "nothing in it is executed. It stays in your session only.",
     )
@@ -240,7 +243,7 @@ def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[str]]
 
 
 def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
-    if not fv.torchscript_allowed():
+    if not settings.current().allow_torchscript:
         st.info(
             "This server does not accept TorchScript models: a TorchScript file is a program that would run "
             "here. Upload a state dict for one of the listed architectures instead."
@@ -248,6 +251,7 @@ def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
         return None, "", []
     upload = st.file_uploader(
         "TorchScript model (torch.jit.save)", type=list(TORCHSCRIPT_EXTENSIONS), key="own_model",
+        max_upload_size=upload_limits.model_file_mb(),
         help="Stays in your session only.",
     )
     if upload is None:

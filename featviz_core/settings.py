@@ -1,0 +1,153 @@
+"""Every setting a featviz deployment can change, in one place: its variable, default, unit and meaning.
+
+Each setting is an environment variable, parsed once, the first time anything asks (:func:`current`);
+:func:`reload` reads the environment again (tests, or a notebook that changed ``os.environ``). A value that
+cannot be parsed, or a size that is not positive, is reported in the log and the default is used.
+
+``python -m featviz_core settings`` prints the table with the values in force; the README's *Limits and
+safety* table is this table (``tests/test_settings.py`` holds them together).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+MB = 2**20
+_LOG = logging.getLogger("featviz")
+_OFF = ("0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on")
+
+
+def _setting(variable: str, default: Any, unit: str, meaning: str) -> Any:
+    return field(default=default, metadata={"variable": variable, "unit": unit, "meaning": meaning})
+
+
+def _scaled(name: str, unit: int) -> property:
+    """A read-only view of field ``name`` in base units (bytes, pixels), as an int."""
+    return property(lambda self: int(getattr(self, name) * unit), doc=f"``{name}`` × {unit:,}, as an int")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values in force. Sizes are in the unit their variable names; the ``*_bytes`` properties convert."""
+
+    # What people may upload
+    max_image_mb: float = _setting("FEATVIZ_MAX_IMAGE_MB", 50.0, "MB", "largest image file accepted")
+    max_image_megapixels: float = _setting(
+        "FEATVIZ_MAX_IMAGE_MEGAPIXELS", 40.0, "megapixels",
+        "largest image accepted, width × height, read from the header before decoding (decompression bombs are "
+        "refused)")
+    max_weights_mb: float = _setting("FEATVIZ_MAX_WEIGHTS_MB", 600.0, "MB",
+                                     "largest weights or TorchScript file accepted (vgg19_bn's checkpoint is 548 MB)")
+    allow_torchscript: bool = _setting(
+        "FEATVIZ_ALLOW_TORCHSCRIPT", True, "on/off",
+        "accept TorchScript uploads, which are programs that run on the server: turn off where users do not trust "
+        "each other")
+
+    # What the server keeps in memory for all sessions
+    activation_cache_mb: float = _setting("FEATVIZ_ACTIVATION_CACHE_MB", 1024.0, "MB",
+                                          "captures kept for all sessions (float16), least recently used evicted")
+    figure_cache_mb: float = _setting(
+        "FEATVIZ_FIGURE_CACHE_MB", 16.0, "MB",
+        "built grid figures kept for all sessions, counted as the memory a figure really holds (one rebuilds in "
+        "15–35 ms)")
+    model_cache_entries: int = _setting(
+        "FEATVIZ_MODEL_CACHE_ENTRIES", 4, "models",
+        "bundled and zoo models kept loaded for all sessions (uploaded ones live in their session)")
+
+    # What people may download
+    npz_warn_mb: float = _setting("FEATVIZ_NPZ_WARN_MB", 200.0, "MB",
+                                  "an all-layers .npz download above this size is announced as large")
+    npz_max_mb: float = _setting("FEATVIZ_NPZ_MAX_MB", 1024.0, "MB",
+                                 "an all-layers .npz download above this size is refused")
+
+    # How the dashboard's server process manages memory
+    tune_allocator: bool = _setting(
+        "FEATVIZ_TUNE_ALLOCATOR", True, "on/off",
+        "the dashboard server keeps freed memory for the next capture (glibc only; see featviz_ui/server.py)")
+
+    max_image_bytes = _scaled("max_image_mb", MB)
+    max_image_pixels = _scaled("max_image_megapixels", 1_000_000)
+    max_weights_bytes = _scaled("max_weights_mb", MB)
+    activation_cache_bytes = _scaled("activation_cache_mb", MB)
+    figure_cache_bytes = _scaled("figure_cache_mb", MB)
+    npz_warn_bytes = _scaled("npz_warn_mb", MB)
+    npz_max_bytes = _scaled("npz_max_mb", MB)
+
+    @property
+    def largest_upload_mb(self) -> float:
+        """What Streamlit's ``server.maxUploadSize`` must allow for every featviz upload limit to hold."""
+        return max(self.max_image_mb, self.max_weights_mb)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        values = {}
+        for spec in dataclasses.fields(cls):
+            raw = environ.get(spec.metadata["variable"])
+            if raw is not None:
+                values[spec.name] = _parse(spec, raw)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """One row of the settings table."""
+
+    variable: str
+    default: str
+    meaning: str
+
+
+def table() -> list[SettingInfo]:
+    """Every setting with its default written out, in the order of :class:`Settings`."""
+    return [
+        SettingInfo(
+            spec.metadata["variable"], format_value(spec.default, spec.metadata["unit"]), spec.metadata["meaning"]
+        )
+        for spec in dataclasses.fields(Settings)
+    ]
+
+
+def format_value(value: Any, unit: str) -> str:
+    """``50 MB``, ``1 GB``, ``on``: how a value reads in the README and on the page."""
+    if unit == "on/off":
+        return "on" if value else "off"
+    if unit == "MB" and value >= 1024 and value % 1024 == 0:
+        return f"{value / 1024:g} GB"
+    return f"{value:g} {unit}"
+
+
+@cache
+def current() -> Settings:
+    """The settings in force, read from the environment once."""
+    return Settings.from_environ()
+
+
+def reload() -> Settings:
+    """Read the environment again; what every later :func:`current` returns."""
+    current.cache_clear()
+    return current()
+
+
+def _parse(spec: dataclasses.Field, raw: str) -> Any:
+    variable, default = spec.metadata["variable"], spec.default
+    text = raw.strip().lower()
+    if isinstance(default, bool):
+        if text in _ON or text in _OFF:
+            return text in _ON
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if value > 0:
+            return int(value) if isinstance(default, int) else value
+    _LOG.warning("featviz: %s=%r is not a valid %s; using %s.", variable, raw, spec.metadata["unit"],
+                 format_value(default, spec.metadata["unit"]))
+    return default

@@ -1,0 +1,74 @@
+"""Capture for TorchScript models: every submodule's output, recorded by an operator in its graph.
+
+Each submodule's compiled ``forward`` gets one extra node before it returns (see
+:func:`featviz_core.torch_private.add_output_recorder`): ``featviz::record(name, output)``, an operator
+whose kernel is Python. It copies the output into the recording of the calling thread (if that thread is
+capturing) and passes the tensor through unchanged, so the model computes exactly what it did before.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from . import torch_private
+
+_OPERATOR = "featviz::record"
+_NAME_ATTRIBUTE = "__featviz_name"
+
+_local = threading.local()
+
+
+def _record(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    # Looked up through sys.modules, not this module's globals: after Streamlit reloads featviz_core the
+    # operator registered by the first import must reach the current module's recordings.
+    sink = getattr(sys.modules[__name__]._local, "sink", None)
+    if sink is not None:
+        sink.append((name, (tensor.detach().clone(), "", None)))  # (copy, note, input shape): as the hooks record
+    return tensor
+
+
+def _register_operator() -> None:
+    """Define featviz::record once per process (a second definition raises, e.g. on a module reload)."""
+    if hasattr(torch.ops.featviz, "record"):
+        return
+    library = torch.library.Library("featviz", "DEF")
+    library.define("record(str name, Tensor(a) t) -> Tensor(a)")
+    library.impl("record", _record, "CompositeExplicitAutograd")
+    _LIBRARIES.append(library)  # the registration lives as long as this object
+
+
+_LIBRARIES: list = getattr(torch.library, "_featviz_libraries", [])
+torch.library._featviz_libraries = _LIBRARIES  # kept on a module that is never reloaded
+_register_operator()
+
+
+@contextmanager
+def recording(sink: list) -> Iterator[None]:
+    """Collect ``(module name, output copy)`` from instrumented TorchScript run on this thread."""
+    previous = getattr(_local, "sink", None)
+    _local.sink = sink
+    try:
+        yield
+    finally:
+        _local.sink = previous
+
+
+def is_scripted(module: Any) -> bool:
+    return isinstance(module, torch.jit.ScriptModule)
+
+
+def module_types(module: torch.jit.ScriptModule) -> dict[str, str]:
+    """Submodule name -> the Python class it was scripted from."""
+    return {name: getattr(sub, "original_name", type(sub).__name__) for name, sub in module.named_modules()}
+
+
+def instrument(root: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """Add the recording node to every submodule type's forward graph, once per loaded model."""
+    torch_private.add_output_recorder(root, _OPERATOR, _NAME_ATTRIBUTE)
+    return root

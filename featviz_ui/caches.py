@@ -1,0 +1,68 @@
+"""The caches every session shares, around featviz_core.
+
+A bundled or zoo model is loaded once per process for every session (``cache_resource``, at most
+:data:`MODEL_CACHE_ENTRIES`; featviz_core never mutates it). One capture per (image bytes, model) is kept
+in float16, with each layer's statistics and built grid figures, so changing the layer, the normalization
+or the colour map never runs the model again. These are featviz_core's byte-bounded LRU caches rather than
+``st.cache_data``, which bounds only the entry count and unpickles a full copy of every layer on each hit.
+Keys are short strings (digests), so a rerun never re-hashes a large array. Models people upload are
+never put here: they live in their own session (:mod:`featviz_ui.sidebar`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import featviz_core as fv
+from featviz_core import settings
+from featviz_core.cache import LRUCache, activation_cache, compact, figure_cache
+from featviz_core.grid import DISPLAY_WIDTH
+from featviz_core.stats import ChannelStats
+
+MODEL_CACHE_ENTRIES = settings.current().model_cache_entries  # read once: the decorator below is applied at import
+
+
+@st.cache_resource(max_entries=MODEL_CACHE_ENTRIES, show_spinner=False)
+def cached_model(name: str, trained: bool) -> fv.LoadedModel:
+    """One shared model per (architecture, weights). Never downloads: the sidebar does that with progress."""
+    return fv.load_model(name, weights="default" if trained else None, download=False)
+
+
+@dataclass(frozen=True)
+class Caches:
+    activations: LRUCache  # (image digest, model key) -> float16 Capture
+    stats: LRUCache  # (capture key, layer) -> ChannelStats
+    figures: LRUCache  # (capture key, layer, GridSettings, subtitle, width) -> plotly Figure
+
+
+@st.cache_resource(show_spinner=False)
+def caches() -> Caches:
+    """One set for the whole server, shared by every session (sizes: FEATVIZ_ACTIVATION_CACHE_MB, ...)."""
+    return Caches(
+        activations=activation_cache(),
+        stats=LRUCache(64 * 2**20, lambda stats: 100 * stats.channels),
+        figures=figure_cache(),
+    )
+
+
+def cached_capture(image_digest: str, model_key: str, model: fv.LoadedModel, image: object) -> fv.Capture:
+    """Every layer for one image and model (float16), captured once for all sessions."""
+    return caches().activations.get_or_compute(
+        (image_digest, model_key), lambda: compact(fv.capture(model, image))
+    )
+
+
+def cached_stats(capture_key: tuple, fmap: fv.FeatureMap) -> ChannelStats:
+    return caches().stats.get_or_compute((capture_key, fmap.name), lambda: fv.channel_stats(fmap))
+
+
+def cached_grid(capture_key: tuple, fmap: fv.FeatureMap, grid: fv.GridSettings, subtitle: str,
+                display_width: int = DISPLAY_WIDTH) -> go.Figure:
+    """The grid figure for these exact settings, built once (Streamlit still serializes it per rerun)."""
+    key = (capture_key, fmap.name, grid, subtitle, display_width)
+    return caches().figures.get_or_compute(
+        key, lambda: fv.channel_grid(fmap, grid, subtitle=subtitle, display_width=display_width)
+    )

@@ -1,0 +1,46 @@
+"""Every page's beginning and end: its title, a place for messages under it, the shared sidebar, a stop."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from .context import Context
+from .sidebar import build_context
+from .state import pop_link_notes
+
+
+def start_page(title: str) -> tuple[Context, DeltaGenerator]:
+    """Title, messages box, and the shared sidebar's context.
+
+    Returns (context, messages box); the page stops here, after its messages, when there is nothing to show.
+    """
+    st.title(title)
+    box = st.container()
+    ctx = build_context()
+    if ctx.captured is None or ctx.model is None:
+        stop_page(ctx, box)
+    return ctx, box
+
+
+def stop_page(ctx: Context, box: DeltaGenerator) -> NoReturn:
+    """Stop the page here, after showing its messages."""
+    show_messages(ctx, box)
+    st.stop()
+
+
+def show_messages(ctx: Context, box: DeltaGenerator | None = None) -> None:
+    """Errors and warnings about the image or model, and notes on a shared link.
+
+    Pages call this last, into a container made under their title (``box``), so notes raised anywhere on
+    the page (a layer or channel in a link that does not exist) still appear at the top.
+    """
+    with box if box is not None else st.container():
+        for note in pop_link_notes():
+            st.info(note)
+        for problem in ctx.problems:
+            st.error(problem)
+        for notice in ctx.notices:
+            st.warning(notice)

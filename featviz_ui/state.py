@@ -1,0 +1,69 @@
+"""What one browser session remembers between reruns and pages.
+
+Streamlit forgets a widget's value when the page that drew it ends, and a shared link sets values through
+the URL; these helpers give every control the same rule for where its value comes from, and keep the last
+good value of anything that can fail, so a failed change leaves the screen as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Optional
+
+import streamlit as st
+
+
+def remember(key: str, value: object) -> None:
+    """Keep the last good value of something, so a failed change leaves the screen as it was."""
+    st.session_state[f"last_good_{key}"] = value
+
+
+def last_good(key: str) -> Optional[object]:
+    return st.session_state.get(f"last_good_{key}")
+
+
+def persistent_choice(key: str, options: list, default: object, what: str = "",
+                      parse: Callable[[str], Any] = str, format_func: Callable[[Any], Any] | None = None) -> None:
+    """Start widget ``key`` on: its current value; else a shared link's value; else the value last chosen on
+    any page; else ``default``.
+
+    The value is always written through the Session State API: a widget with the same key on another page
+    is a new widget, and would otherwise start on its first option. A link value that is not among the
+    options (an unknown model, a layer this model lacks) is reported once and replaced by the default.
+    Streamlit's query-parameter binding writes an option's displayed label (``format_func``) into the URL,
+    so labels are mapped back to options.
+    """
+    current = st.session_state.get(key)
+    if current is None and key in st.query_params:  # a fresh session opened from a shared link
+        raw = st.query_params[key]
+        by_label = {str(format_func(option)): option for option in options} if format_func else {}
+        try:
+            current = by_label[raw] if raw in by_label else parse(raw)
+        except (TypeError, ValueError):
+            current = None
+        if current not in options:
+            link_note(f"The link asked for {what or key} **{raw}**, which is not available here; showing "
+                      f"**{default}** instead.")
+    remembered = st.session_state.get(f"chosen_{key}")
+    st.session_state[key] = current if current in options else remembered if remembered in options else default
+
+
+def link_note(text: str) -> None:
+    """Say once, above the page, what of a shared link could not be restored."""
+    notes = st.session_state.setdefault("link_notes", [])
+    if text not in notes:
+        notes.append(text)
+
+
+def pop_link_notes() -> list[str]:
+    return st.session_state.pop("link_notes", [])
+
+
+def keep_choice(key: str) -> None:
+    st.session_state[f"chosen_{key}"] = st.session_state.get(key)
+
+
+def set_choice(key: str, value: object) -> None:
+    """Change a widget's value from a button callback, on this page and the next."""
+    st.session_state[key] = value
+    st.session_state[f"chosen_{key}"] = value
