@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torchvision
@@ -200,12 +200,34 @@ def _too_big(name: str) -> str:
     return f"{name} needs more memory than this machine can give it{need}. Choose a smaller model."
 
 
+def _default_weights_config(name: str) -> dict[str, Any]:
+    """Builder arguments that torchvision's DEFAULT weights would set, for an untrained model of their shape.
+
+    torchvision's ``vit_*`` builders set ``image_size`` to their weights' ``min_size`` only when weights are
+    given: untrained, ``vit_h_14`` was built for 224 px while its default preprocessing crops 518. Other
+    builders read no size from their weights (and some would silently take an ``image_size`` they ignore).
+    """
+    if not name.startswith("vit_"):
+        return {}
+    return {"image_size": get_model_weights(name).DEFAULT.meta["min_size"][0]}
+
+
+def _seeded(build: Callable[[], nn.Module]) -> nn.Module:
+    """Run a builder with the untrained seed, leaving the caller's random state as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        return build()
+
+
 def _build(name: str, weights: object) -> nn.Module:
-    """Call torchvision's builder; random initialisation is seeded so untrained models are reproducible."""
+    """Call torchvision's builder; random initialisation is seeded so untrained models are reproducible.
+
+    An untrained model is built in its default weights' configuration, so it takes the input that their
+    preprocessing makes (:func:`_default_weights_config`).
+    """
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(UNTRAINED_SEED)
-            return get_model(name, weights=weights)
+        config = _default_weights_config(name) if weights is None else {}
+        return _seeded(lambda: get_model(name, weights=weights, **config))
     except WeightsUnavailableError:
         raise
     except MemoryError:

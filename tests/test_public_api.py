@@ -6,19 +6,10 @@ import doctest
 import inspect
 
 import pytest
-import torch
 
 import featviz_core as fv
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.IGNORE_EXCEPTION_DETAIL
-
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # CPU-heavy: leave the other core to whatever else runs
-    yield
-    torch.set_num_threads(before)
 
 
 def test_the_namespace_is_small_and_holds_no_plumbing():
@@ -30,7 +21,7 @@ def test_the_namespace_is_small_and_holds_no_plumbing():
 
 
 @pytest.mark.parametrize("name", fv.__all__)
-def test_every_public_name_has_an_example_that_runs(name):
+def test_every_public_name_has_an_example_that_runs(name, one_torch_thread):
     obj = getattr(fv, name)
     finder = doctest.DocTestFinder(recurse=False)
     tests = [test for test in finder.find(obj, name, globs={}) if test.examples]
@@ -41,7 +32,7 @@ def test_every_public_name_has_an_example_that_runs(name):
     assert runner.failures == 0, f"fv.{name}'s example does not give what it shows (see the output above)"
 
 
-def test_the_package_docstring_example_runs():
+def test_the_package_docstring_example_runs(one_torch_thread):
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     for test in doctest.DocTestFinder(recurse=False).find(fv, "featviz_core", globs={}):
         runner.run(test)
