@@ -33,7 +33,8 @@ from torch.nn.modules.module import register_module_forward_hook
 
 from . import torch_private, torchscript_capture
 from .copy_on_write import Kept, guard_for
-from .errors import LayerError, ModelError, short_message
+from .errors import ImageError, LayerError, ModelError, short_message
+from .input_budget import check_preprocess_budget
 from .models import LoadedModel, module_device
 
 ModelLike = Union[LoadedModel, nn.Module]
@@ -163,7 +164,12 @@ def _prepare(model: ModelLike, image: InputLike) -> tuple[nn.Module, torch.Tenso
     if isinstance(image, Image.Image):
         if preprocess is None:
             raise TypeError("A plain nn.Module needs a preprocessed tensor; pass a LoadedModel to use a PIL image.")
-        tensor = preprocess(image)
+        name = model.name if isinstance(model, LoadedModel) else label
+        check_preprocess_budget(image, preprocess, name)
+        try:
+            tensor = preprocess(image)
+        except MemoryError:
+            raise ImageError(f"This image is too large for {name}'s preprocessing on this machine.") from None
     elif isinstance(image, torch.Tensor):
         tensor = image
     else:

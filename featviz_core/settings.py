@@ -45,6 +45,10 @@ class Settings:
         "refused)")
     max_weights_mb: float = _setting("FEATVIZ_MAX_WEIGHTS_MB", 600.0, "MB",
                                      "largest weights or TorchScript file accepted (vgg19_bn's checkpoint is 548 MB)")
+    max_preprocess_mb: float = _setting(
+        "FEATVIZ_MAX_PREPROCESS_MB", 256.0, "MB",
+        "memory a model's preprocessing may take for one image; long thin images that would need more are "
+        "refused before it runs")
     allow_torchscript: bool = _setting(
         "FEATVIZ_ALLOW_TORCHSCRIPT", True, "on/off",
         "accept TorchScript uploads, which are programs that run on the server: turn off where users do not trust "
@@ -75,6 +79,7 @@ class Settings:
     max_image_bytes = _scaled("max_image_mb", MB)
     max_image_pixels = _scaled("max_image_megapixels", 1_000_000)
     max_weights_bytes = _scaled("max_weights_mb", MB)
+    max_preprocess_bytes = _scaled("max_preprocess_mb", MB)
     activation_cache_bytes = _scaled("activation_cache_mb", MB)
     figure_cache_bytes = _scaled("figure_cache_mb", MB)
     npz_warn_bytes = _scaled("npz_warn_mb", MB)
