@@ -45,10 +45,6 @@ class Settings:
         "refused)")
     max_weights_mb: float = _setting("FEATVIZ_MAX_WEIGHTS_MB", 600.0, "MB",
                                      "largest weights or TorchScript file accepted (vgg19_bn's checkpoint is 548 MB)")
-    max_preprocess_mb: float = _setting(
-        "FEATVIZ_MAX_PREPROCESS_MB", 256.0, "MB",
-        "memory a model's preprocessing may take for one image; long thin images that would need more are "
-        "refused before it runs")
     allow_torchscript: bool = _setting(
         "FEATVIZ_ALLOW_TORCHSCRIPT", True, "on/off",
         "accept TorchScript uploads, which are programs that run on the server: turn off where users do not trust "
@@ -61,6 +57,9 @@ class Settings:
         "FEATVIZ_FIGURE_CACHE_MB", 16.0, "MB",
         "built grid figures kept for all sessions, counted as the memory a figure really holds (one rebuilds in "
         "15–35 ms)")
+    max_preprocess_mb: float = _setting("FEATVIZ_MAX_PREPROCESS_MB", 256.0, "MB",
+                                        "memory one image's preprocessing may take (long thin images needing more "
+                                        "are refused before it runs)")
     model_cache_entries: int = _setting(
         "FEATVIZ_MODEL_CACHE_ENTRIES", 4, "models",
         "bundled and zoo models kept loaded for all sessions (uploaded ones live in their session)")
