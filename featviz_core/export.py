@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from . import settings
 from .capture import Capture, FeatureMap
 from .colormaps import lookup_table
 from .grid import NAN_RGB, mosaic_layout, prepare_grid
 from .grid_settings import GridSettings
+from .settings import current as current_settings
 from .stats import ChannelStats, LayerSummary
 
 PNG_MIN_TILE = 96
@@ -151,7 +151,7 @@ def capture_npz(captured: Capture, max_bytes: int | None = None) -> bytes:
         >>> sorted(np.load(io.BytesIO(fv.capture_npz(maps))))[:2]
         ['__input__', 'conv1']
     """
-    max_bytes = max_bytes or settings.current().npz_max_bytes
+    max_bytes = max_bytes or current_settings().npz_max_bytes
     size = capture_npz_size(captured)
     if size > max_bytes:
         raise ValueError(
