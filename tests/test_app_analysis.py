@@ -82,23 +82,3 @@ def test_model_overview_page_lists_every_layer():
     assert list(table["layer"]) == list(SEVEN) and list(table["parameters"])[0] == 32 * 9 + 32
     assert any("Sparsity (fraction of zeros)" in str(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
 
-
-def test_compare_two_layers_defaults_to_first_and_second_convolution():
-    at = start()
-    at.switch_page("pages/compare_layers.py").run()
-    assert not at.exception
-    shown = titles(at)
-    assert any(t.startswith("conv1 · Conv2d · all 32 channels") for t in shown)
-    assert any(t.startswith("conv2 · Conv2d · all 64 channels") for t in shown)
-
-
-def test_compare_two_images_through_the_same_layer():
-    at = start()
-    at.switch_page("pages/compare_images.py").run()
-    assert not at.exception
-    at.sidebar.selectbox(key="sample_b").set_value("Handwritten 2").run()
-    shown = [chart(at, "image_left")["layout"]["title"]["text"], chart(at, "image_right")["layout"]["title"]["text"]]
-    assert all(t.startswith("conv1 · Conv2d · all 32 channels") for t in shown)
-    assert "Handwritten 7" in shown[0] and "Handwritten 2" in shown[1]
-    predictions = [c.value for c in at.caption if c.value.startswith("predicts")]
-    assert predictions == ["predicts **7** (100%)", "predicts **2** (100%)"]
