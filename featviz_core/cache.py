@@ -5,8 +5,14 @@ hit unpickles a full copy of what it stores, so each rerun of the page would cop
 model. This cache hands out the stored objects themselves (they are never mutated) and counts bytes.
 
 Activations are kept as float16, half the memory of float32 with about three significant digits, which
-is what colours and hover need; a layer whose values do not fit float16's range stays float32. Exports of
-raw values capture again in float32 (:func:`featviz_core.capture`), so downloads stay exact.
+is what colours and hover need. float16 alone spans only about 6e-8 to 65504, so a layer whose largest
+|value| lies outside 1 to 32768 is stored divided by the power of two that brings it to 16384–32768
+(:attr:`FeatureMap.scale`): an untrained network's deep layers of 1e-12 keep their values instead of
+rounding to zero, and layers above 65504 no longer need float32. A layer whose channels lie too far apart
+for any one scale to draw them all (a DenseNet concatenation of features of 1 and of 1e-9) is kept in
+bfloat16 instead: float32's range, 8 significant bits. Statistics and flags are computed from the exact
+float32 values before any rounding and kept with each map (:func:`featviz_core.stats.layer_stats`). Exports
+of raw values capture again in float32 (:func:`featviz_core.capture`), so downloads stay exact.
 """
 
 from __future__ import annotations
@@ -18,13 +24,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+import numpy as np
 import torch
 
 from . import settings
-from .capture import Capture, FeatureMap
+from .capture import Capture, FeatureMap, times_power_of_two
+from .stats import LayerStats, layer_stats
 
 T = TypeVar("T")
-FLOAT16_MAX = 65504.0
+PLAIN_EXPONENTS = range(0, 15)
+"""Layers whose largest |value| is 2**e for e in this range (1 to 32768) are stored as plain float16: values
+down to 6e-5 of the largest keep float16's full precision, and nothing overflows."""
+MIN_STORED_PEAK = 2.0**-16
+"""Each channel's largest |value|, as stored in float16, must be at least this: 256 steps of float16's
+smallest step (2**-24), so its tile is drawn in as many shades as the colour map has, never blank."""
+MIN_BFLOAT16_PEAK = 2.0**-125
+"""The same for bfloat16: 256 of its smallest steps (2**-133)."""
 
 
 class LRUCache(Generic[T]):
@@ -81,32 +96,74 @@ class LRUCache(Generic[T]):
 
 
 def compact(captured: Capture) -> Capture:
-    """A copy of ``captured`` with floating-point layers in float16 where their values fit.
+    """A copy of ``captured`` for the shared cache: floating-point layers in float16, each on its own scale,
+    with statistics computed from the exact values first.
 
     Layers that are one tensor in the capture (a block and its last ReLU, a Sequential and its last child)
-    stay one tensor here, converted once."""
+    stay one tensor here, converted and measured once."""
     maps = {}
-    halves: dict[tuple, torch.Tensor] = {}
+    done: dict[tuple, tuple[torch.Tensor, float, LayerStats]] = {}
     for name, fmap in captured.items():
-        tensor = fmap.tensor
-        same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
-        if same not in halves:
-            halves[same] = _half(tensor)
-        maps[name] = FeatureMap(fmap.name, fmap.module_type, halves[same], fmap.call, fmap.note, fmap.input_shape)
+        tensor = fmap.stored
+        same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype, fmap.scale)
+        if same not in done:
+            stats = layer_stats(fmap)  # from the values as captured, before any rounding
+            channels = stats.channels
+            peaks = np.maximum(np.abs(channels.min), np.abs(channels.max))
+            stored, scale = (tensor, fmap.scale) if fmap.scale != 1.0 else _half(tensor, peaks)
+            done[same] = (stored, scale, stats)
+        stored, scale, stats = done[same]
+        maps[name] = FeatureMap(fmap.name, fmap.module_type, stored, fmap.call, fmap.note, fmap.input_shape,
+                                scale=scale, stats=stats)
     return Capture(maps, captured.input, captured.output, captured.model_label)
 
 
-def _half(tensor: torch.Tensor) -> torch.Tensor:
+def _half(tensor: torch.Tensor, channel_peaks: np.ndarray | None = None) -> tuple[torch.Tensor, float]:
+    """(values, scale), ``values * scale`` close to ``tensor``: float16 on a power-of-two scale when one
+    scale keeps every channel (largest |value| of each, ``channel_peaks``) drawable, else bfloat16, else (values
+    below 1e-36) the tensor itself."""
     if not tensor.is_floating_point() or tensor.dtype == torch.float16 or tensor.numel() == 0:
-        return tensor
+        return tensor, 1.0
     low, high = (float(v) for v in torch.aminmax(tensor))  # one pass; NaN or inf make these non-finite
     if not (math.isfinite(low) and math.isfinite(high)):
         # rare: look past NaN and inf (a boolean mask costs ~40x the pass above, so only here)
         finite = tensor[torch.isfinite(tensor)]
         low, high = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
-    if max(-low, high) > FLOAT16_MAX:
-        return tensor  # would overflow to inf
-    return tensor.to(torch.float16)
+    peak = max(-low, high)
+    smallest = _smallest_channel_peak(channel_peaks)
+    for scale in dict.fromkeys((float_scale(peak), headroom_scale(peak))):
+        if smallest / scale >= MIN_STORED_PEAK:
+            if scale == 1.0:
+                return tensor.to(torch.float16), 1.0
+            return times_power_of_two(tensor, 1.0 / scale).to(torch.float16), scale
+    if smallest >= MIN_BFLOAT16_PEAK:
+        return tensor.to(torch.bfloat16), 1.0  # channels too far apart for one scale: float32's range, 8 bits
+    return tensor, 1.0  # channels among float32's own subnormals: only float32 holds them
+
+
+def _smallest_channel_peak(peaks: np.ndarray | None) -> float:
+    """The smallest largest-|value| among channels that are neither all zero nor NaN (inf if none)."""
+    if peaks is None:
+        return math.inf
+    alive = peaks[np.isfinite(peaks) & (peaks > 0)]
+    return float(alive.min()) if alive.size else math.inf
+
+
+def float_scale(peak: float) -> float:
+    """The power of two to divide a layer by before float16, given its largest |value|: 1 for ordinary
+    layers, otherwise :func:`headroom_scale`."""
+    if peak == 0 or not math.isfinite(peak):
+        return 1.0
+    return 1.0 if math.frexp(peak)[1] - 1 in PLAIN_EXPONENTS else headroom_scale(peak)
+
+
+def headroom_scale(peak: float) -> float:
+    """The power of two that brings ``peak`` to [16384, 32768): float16's full precision, far from overflow,
+    and as far as it goes above float16's smallest values (the most room for small channels)."""
+    if peak == 0 or not math.isfinite(peak):
+        return 1.0
+    exponent = math.frexp(peak)[1] - 1  # peak is in [2**exponent, 2**(exponent + 1))
+    return 2.0 ** (exponent - 14)
 
 
 def activation_cache(max_bytes: int | None = None) -> LRUCache[Capture]:

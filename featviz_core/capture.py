@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
 from PIL import Image
@@ -33,20 +33,28 @@ from torch.nn.modules.module import register_module_forward_hook
 
 from . import torch_private, torchscript_capture
 from .copy_on_write import Kept, guard_for
-from .errors import ImageError, LayerError, ModelError, short_message
+from .errors import ImageError, LayerError, ModelError
 from .input_budget import check_preprocess_budget
 from .models import LoadedModel, module_device
+
+if TYPE_CHECKING:
+    from .stats import LayerStats
 
 ModelLike = Union[LoadedModel, nn.Module]
 InputLike = Union[Image.Image, torch.Tensor]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FeatureMap:
     """One layer's output for one image.
 
     ``tensor`` is exactly what the module returned, with the batch dimension removed, on the CPU. A module
     called more than once in a forward pass gives one FeatureMap per call: ``name``, ``name#2``, ...
+
+    A map kept in the shared cache (:func:`featviz_core.cache.compact`) stores float16 values divided by a
+    power of two, ``scale``, so that layers of 1e-12 and of 1e6 keep their three significant digits alike
+    (bfloat16 where no one scale suits all its channels); ``tensor`` gives the values back in their own
+    units, and ``stats`` holds the statistics computed from the exact values before they were rounded.
 
     Example::
 
@@ -60,10 +68,37 @@ class FeatureMap:
 
     name: str
     module_type: str
-    tensor: torch.Tensor
-    call: int = 1
-    note: str = ""  # how a non-tensor output (tuple, dict, ...) was reduced to ``tensor``
-    input_shape: Optional[tuple[int, ...]] = None  # the first tensor argument's shape, batch removed
+    stored: torch.Tensor  # the values as kept: ``tensor`` is ``stored * scale``
+    call: int
+    note: str  # how a non-tensor output (tuple, dict, ...) was reduced to ``tensor``
+    input_shape: Optional[tuple[int, ...]]  # the first tensor argument's shape, batch removed
+    scale: float  # a power of two; 1 for a fresh capture and for most cached layers
+    stats: Optional[LayerStats]  # from the exact values, when the map was compacted; None on a fresh capture
+
+    def __init__(
+        self,
+        name: str,
+        module_type: str,
+        tensor: torch.Tensor,
+        call: int = 1,
+        note: str = "",
+        input_shape: Optional[tuple[int, ...]] = None,
+        *,
+        scale: float = 1.0,
+        stats: Optional[LayerStats] = None,
+    ) -> None:
+        fields = {"name": name, "module_type": module_type, "stored": tensor, "call": call, "note": note,
+                  "input_shape": input_shape, "scale": float(scale), "stats": stats}
+        for field, value in fields.items():  # frozen: set once, here
+            object.__setattr__(self, field, value)
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """The layer's values in their own units: ``stored`` itself, or a float32 copy times ``scale`` (and of
+        bfloat16, which NumPy cannot hold). A power of two only moves exponents: nothing is rounded on the way."""
+        if self.scale == 1.0:
+            return self.stored.float() if self.stored.dtype == torch.bfloat16 else self.stored  # NumPy has none
+        return times_power_of_two(self.stored, self.scale)
 
     @property
     def module_name(self) -> str:
@@ -71,7 +106,17 @@ class FeatureMap:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.tensor.shape)
+        return tuple(self.stored.shape)
+
+
+def times_power_of_two(tensor: torch.Tensor, factor: float) -> torch.Tensor:
+    """``tensor * factor`` in float32 for a power of two ``factor``: exact, since only exponents change, even
+    for factors float32 itself cannot hold (a layer of 1e-40 needs 2**140)."""
+    if not 2.0**-100 <= factor <= 2.0**100:
+        return (tensor.to(torch.float64) * factor).to(torch.float32)
+    if tensor.dtype == torch.float32:
+        return tensor * factor
+    return tensor.to(torch.float32).mul_(factor)
 
 
 class Capture(Mapping[str, FeatureMap]):
@@ -115,12 +160,15 @@ class Capture(Mapping[str, FeatureMap]):
 
     @property
     def nbytes(self) -> int:
-        """Memory held by all captured tensors, shared copies counted once (what a cache budgets for)."""
-        storages = {}
+        """Memory held by all captured tensors and their statistics, shared ones counted once (what a cache
+        budgets for)."""
+        storages, stats = {}, {}
         for fmap in self._maps.values():
-            storage = fmap.tensor.untyped_storage()
+            storage = fmap.stored.untyped_storage()
             storages[storage.data_ptr()] = storage.nbytes()
-        return sum(storages.values())
+            if fmap.stats is not None:
+                stats[id(fmap.stats)] = fmap.stats.nbytes
+        return sum(storages.values()) + sum(stats.values())
 
 
 def capture(model: ModelLike, image: InputLike) -> Capture:
@@ -146,8 +194,11 @@ def capture(model: ModelLike, image: InputLike) -> Capture:
         with recorder.listening(), torch.inference_mode():
             output = module(batch)
     except Exception as exc:  # noqa: BLE001 - whatever the model's forward raises (torch.jit.Error is no RuntimeError)
+        shape = "×".join(map(str, batch.shape))
         raise ModelError(
-            f"The model could not run on this input {tuple(batch.shape)}: {short_message(exc, 300)}"
+            f"The model could not run on this input (shape {shape}). Most often a model expects another input size "
+            "or number of channels: give it the input it was made for. Its own error is in the details.",
+            detail=exc,
         ) from None
     logits = output[0].detach().cpu() if isinstance(output, torch.Tensor) and output.shape[:1] == (1,) else None
     return Capture(recorder.feature_maps(), batch[0].detach().cpu(), logits, label)

@@ -2,9 +2,11 @@
 
 A bundled or zoo model is loaded once per process for every session (``cache_resource``, at most
 :data:`MODEL_CACHE_ENTRIES`; featviz_core never mutates it). One capture per (image bytes, model) is kept
-in float16, with each layer's statistics and built grid figures, so changing the layer, the normalization
-or the colour map never runs the model again. These are featviz_core's byte-bounded LRU caches rather than
-``st.cache_data``, which bounds only the entry count and unpickles a full copy of every layer on each hit.
+in float16, each layer on its own power-of-two scale, with every layer's statistics computed from the
+exact float32 values before rounding (:func:`featviz_core.cache.compact`); built grid figures are kept
+too. Changing the layer, the normalization or the colour map never runs the model again. These are
+featviz_core's byte-bounded LRU caches rather than ``st.cache_data``, which bounds only the entry count
+and unpickles a full copy of every layer on each hit.
 Keys are short strings (digests), so a rerun never re-hashes a large array. Models people upload are
 never put here: they live in their own session (:mod:`featviz_ui.sidebar`).
 """
@@ -33,8 +35,8 @@ def cached_model(name: str, trained: bool) -> fv.LoadedModel:
 
 @dataclass(frozen=True)
 class Caches:
-    activations: LRUCache  # (image digest, model key) -> float16 Capture
-    stats: LRUCache  # (capture key, layer) -> ChannelStats
+    activations: LRUCache  # (image digest, model key) -> float16 Capture with exact statistics
+    stats: LRUCache  # (capture key, layer) -> ChannelStats, for maps that carry none
     figures: LRUCache  # (capture key, layer, GridSettings, subtitle, width) -> plotly Figure
 
 
@@ -49,13 +51,16 @@ def caches() -> Caches:
 
 
 def cached_capture(image_digest: str, model_key: str, model: fv.LoadedModel, image: object) -> fv.Capture:
-    """Every layer for one image and model (float16), captured once for all sessions."""
+    """Every layer for one image and model (float16, with exact statistics), captured once for all sessions."""
     return caches().activations.get_or_compute(
         (image_digest, model_key), lambda: compact(fv.capture(model, image))
     )
 
 
 def cached_stats(capture_key: tuple, fmap: fv.FeatureMap) -> ChannelStats:
+    """The layer's channel statistics: those computed from its exact values when the capture was cached."""
+    if fmap.stats is not None:
+        return fmap.stats.channels
     return caches().stats.get_or_compute((capture_key, fmap.name), lambda: fv.channel_stats(fmap))
 
 

@@ -9,7 +9,7 @@ from PIL import Image
 from torch import nn
 
 import featviz_core as fv
-from featviz_core.stats import NOISE_THRESHOLD
+from featviz_core.stats import NOISE_THRESHOLD, layer_stats, layer_values
 
 
 def constructed() -> torch.Tensor:
@@ -76,6 +76,51 @@ def test_summary_line():
         "4 channels · 1 dead · 1 constant · 1 noise-like · mean sparsity "
         f"{(1 + float((constructed()[3] == 0).float().mean())) / 4:.0%}"
     )
+
+
+def test_single_values_are_not_called_constant_and_say_why():
+    stats = fv.channel_stats(torch.tensor([0.0, 1.5, -2.0, 0.0]))  # a Linear layer's vector: four channels of 1×1
+    assert stats.map_size == (1, 1) and not stats.constant_applies and not stats.noise_applies
+    assert not stats.constant.any() and stats.dead.tolist() == [True, False, False, True]
+    assert stats.summary() == (
+        "4 channels of one value each · 2 zero · constant and noise-like do not apply to single values"
+    )
+    row = stats.row(1)
+    assert row["constant"] is None and row["noise_like"] is None and row["dead"] is False
+    assert "constant" not in fv.channel_stats(torch.ones(3, 1, 1)).summary().replace("constant and", "")
+
+
+def test_noise_does_not_apply_below_five_by_five_but_constant_does():
+    maps = torch.stack([torch.full((4, 4), 2.0), torch.randn(4, 4)])
+    stats = fv.channel_stats(maps)
+    assert stats.constant_applies and not stats.noise_applies
+    assert stats.constant.tolist() == [True, False]
+    assert [stats.row(c)["noise_like"] for c in range(2)] == [None, None]
+    assert stats.summary() == (
+        "2 channels · 0 dead · 1 constant · noise-like does not apply to maps under 5×5 · mean sparsity 0%"
+    )
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-12, 1e-6, 1e6, 1e30])
+def test_statistics_do_not_depend_on_the_layer_scale(scale):
+    """A channel of 1e-12 is as noise-like, as constant and as alive as the same channel at 1."""
+    base = fv.channel_stats(constructed())
+    scaled = fv.channel_stats(constructed() * scale)
+    for flag in ("dead", "constant", "noise_like"):
+        assert getattr(scaled, flag).tolist() == getattr(base, flag).tolist(), flag
+    np.testing.assert_allclose(scaled.hf_energy, base.hf_energy, rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(scaled.mean, base.mean * scale, rtol=1e-6)
+    np.testing.assert_allclose(scaled.std, base.std * scale, rtol=1e-5)
+    assert scaled.summary() == base.summary()
+
+
+def test_layer_values_are_over_the_whole_output():
+    tokens = torch.arange(17 * 3, dtype=torch.float32).reshape(17, 3)  # a class token and 4×4 patches
+    values = layer_values(tokens)
+    assert (values.min, values.max, values.count, values.zeros) == (0.0, 50.0, 51, 1)
+    assert values.mean == pytest.approx(25.0) and values.sparsity == pytest.approx(1 / 51)
+    fmap = fv.FeatureMap("x", "Identity", tokens)
+    assert layer_stats(fmap).values == values  # the class token counts, though the grid leaves it out
 
 
 def test_layer_summary_of_a_small_model(tiny_model):
