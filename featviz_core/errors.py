@@ -1,10 +1,20 @@
-"""Exceptions that carry a message fit to show a user as it is."""
+"""Exceptions that carry a message fit to show a user as it is, and the library's own text apart from it."""
 
 from __future__ import annotations
+
+import re
+from typing import Optional, Union
+
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+"""ANSI escape sequences (bold, colours) that torch and others put into their messages for a terminal."""
 
 
 class FeatvizError(Exception):
     """Base class: every message is written for the person using the tool, not for a stack trace.
+
+    The message says what happened and what to do. What a library said about it (Pillow's decoder error,
+    torch's unpickling text) is kept apart in ``detail``, plain text, for whoever wants it: the dashboard
+    shows it under *Details*, and a traceback shows it as a note.
 
     Example::
 
@@ -15,6 +25,12 @@ class FeatvizError(Exception):
         ...     print(type(error).__name__)
         ImageError
     """
+
+    def __init__(self, message: str = "", *args: object, detail: Union[str, BaseException, None] = None) -> None:
+        super().__init__(message, *args)
+        self.detail: Optional[str] = library_text(detail) if detail is not None else None
+        if self.detail:
+            self.add_note(f"Details: {self.detail}")
 
 
 class ImageError(FeatvizError, ValueError):
@@ -59,7 +75,8 @@ class WeightsUnavailableError(ModelError):
         resnet18-f37072fd.pth
     """
 
-    def __init__(self, model: str, weights: str, filename: str, folder: str, url: str, reason: str) -> None:
+    def __init__(self, model: str, weights: str, filename: str, folder: str, url: str, reason: str,
+                 detail: Union[str, BaseException, None] = None) -> None:
         self.model = model
         self.weights = weights
         self.filename = filename
@@ -69,7 +86,8 @@ class WeightsUnavailableError(ModelError):
         super().__init__(
             f"The pretrained weights {weights} for {model} are not on this machine and could not be "
             f"downloaded ({reason}). Put the file {filename} into {folder} (it comes from {url}), "
-            "or continue with untrained weights."
+            "or continue with untrained weights.",
+            detail=detail,
         )
 
 
@@ -90,13 +108,22 @@ class LayerError(FeatvizError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+def library_text(source: Union[str, BaseException]) -> str:
+    """What a library said, as plain text for a *Details* box: an exception's type and message, without the
+    terminal's escape codes (torch writes some in bold)."""
+    if isinstance(source, BaseException):
+        message = str(source).strip()
+        source = f"{type(source).__name__}: {message}" if message else type(source).__name__
+    return _TERMINAL_CODES.sub("", source).strip()
+
+
 def short_message(exc: BaseException, limit: int = 200) -> str:
     """The telling line of an exception's text, cut to ``limit`` characters, for showing inside a sentence.
 
     That is the first line, except for TorchScript, whose first line only says the interpreter failed and
-    whose last line carries the model's own error.
+    whose last line carries the model's own error. Terminal escape codes are removed.
     """
-    text = str(exc).strip()
+    text = _TERMINAL_CODES.sub("", str(exc)).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         text = type(exc).__name__

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
@@ -16,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import settings
-from .errors import ImageError, short_message
+from .errors import ImageError
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO, Image.Image]
 
@@ -28,6 +29,16 @@ UPLOAD_EXTENSIONS: tuple[str, ...] = ("png", "jpg", "jpeg", "webp", "bmp", "gif"
 _EXIF_ORIENTATION = 0x0112
 NOTES_KEY = "featviz_notes"
 """Key in ``image.info`` under which :func:`load_image` lists what it changed (rotation, frames, ...)."""
+
+READABLE = "PNG, JPEG, WebP, BMP, GIF or TIFF"
+_NO_MEMORY = "The image needs more memory to decode than this server can give it. Scale it down and upload it again."
+_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP",
+    b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+}
+_UNSUPPORTED_VARIANT = re.compile(r"unsupported|not supported|unknown|not available|cannot handle", re.IGNORECASE)
+"""How Pillow words a file it understands but cannot decode (a BMP bitfields layout, a TIFF compression),
+as opposed to one that is broken."""
 
 
 def load_image(
@@ -43,8 +54,8 @@ def load_image(
     depth scaled) is listed in ``image.info["featviz_notes"]`` so the UI can say so.
 
     Raises :class:`ImageError` for anything that is not a decodable image of a supported format and size
-    (limits: :mod:`featviz_core.settings`). Nothing else escapes: a file damaged in a way that trips Pillow
-    up anywhere is reported as damaged.
+    (limits: :mod:`featviz_core.settings`). Nothing else escapes: a file that trips Pillow up anywhere is
+    reported as damaged, or as a variant Pillow cannot decode, with Pillow's own words in ``detail``.
 
     Example::
 
@@ -63,10 +74,13 @@ def load_image(
         return _to_rgb(source, notes=[])
     data = _read_bytes(source, max_bytes)
     if not data:
-        raise ImageError("The file is empty (0 bytes).")
+        raise ImageError("The file is empty (0 bytes). Choose the picture again, or another file.")
     kind = _sniff_unsupported(data)
     if kind:
-        raise ImageError(f"{kind} files are not supported. Please use PNG, JPEG, WebP, BMP, GIF or TIFF.")
+        raise ImageError(
+            f"{kind} files are not supported (featviz reads {READABLE}). Export the picture as PNG or JPEG "
+            "and upload that."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on corrupt tags: damage is reported here
@@ -81,16 +95,17 @@ def load_image(
             image.load()
     except ImageError:
         raise
-    except UnidentifiedImageError:
-        raise ImageError(
-            "This file is not an image featviz can read. Please use PNG, JPEG, WebP, BMP, GIF or TIFF."
-        ) from None
+    except UnidentifiedImageError as exc:
+        raise _unrecognised(data, exc) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"The image is too large to open safely: over the limit of {max_pixels:,} pixels.") from None
+        raise ImageError(
+            f"The image is too large to open safely: over the limit of {max_pixels:,} pixels. Scale it down and "
+            "upload it again."
+        ) from None
     except MemoryError:
-        raise ImageError("The image needs more memory to decode than this server can give it.") from None
+        raise ImageError(_NO_MEMORY) from None
     except Exception as exc:  # noqa: BLE001 - corrupt input can trip any of Pillow's decoders in any way
-        raise ImageError(_damaged(exc)) from None
+        raise _undecodable(data, exc) from None
     fmt = image.format or "image"
     upright = image
     try:
@@ -104,15 +119,50 @@ def load_image(
     try:
         result = _to_rgb(upright, notes)
     except MemoryError:
-        raise ImageError("The image needs more memory to convert than this server can give it.") from None
+        raise ImageError(_NO_MEMORY) from None
     except Exception as exc:  # noqa: BLE001 - a mode or palette damaged in ways only conversion finds
-        raise ImageError(_damaged(exc)) from None
+        raise _undecodable(data, exc) from None
     result.info["format"] = fmt
     return result
 
 
-def _damaged(exc: BaseException) -> str:
-    return f"The image file is damaged or truncated and cannot be decoded ({short_message(exc)})."
+def _format_of(data: bytes) -> Optional[str]:
+    """The supported format the file's first bytes announce, whatever follows them."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for magic, fmt in _SIGNATURES.items() if data.startswith(magic)), None)
+
+
+def _unrecognised(data: bytes, exc: BaseException) -> ImageError:
+    """No decoder took the file: a damaged start of a known format, or not a picture at all."""
+    fmt = _format_of(data)
+    if fmt is not None:
+        return ImageError(
+            f"This {fmt} file is damaged: its beginning cannot be read. Export or save it again from the program "
+            "that made it, then upload the new file.",
+            detail=exc,
+        )
+    return ImageError(
+        f"This file is not an image featviz can read ({READABLE}). It may be another kind of file, or damaged: "
+        "if it opens in an image program, save it again from there; otherwise choose another file.",
+        detail=exc,
+    )
+
+
+def _undecodable(data: bytes, exc: BaseException) -> ImageError:
+    """A decoder took the file and failed: a variant it does not support, or damage."""
+    fmt = _format_of(data) or "image"
+    if _UNSUPPORTED_VARIANT.search(str(exc)):
+        return ImageError(
+            f"This {fmt} file uses a variant of the format that featviz cannot decode; the file itself is probably "
+            "fine. Open it in an image program, save it as PNG, and upload that.",
+            detail=exc,
+        )
+    return ImageError(
+        f"This {fmt} file is damaged or truncated (part of it is missing or corrupt), so it cannot be decoded. "
+        "Export or save it again, then upload the new file.",
+        detail=exc,
+    )
 
 
 def _registered_formats() -> list[str]:
@@ -147,7 +197,8 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
 
 
 def _too_big(size: int, limit: int) -> str:
-    return f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB."
+    return (f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB. Save it smaller (fewer pixels, "
+            "or as JPEG) and upload it again.")
 
 
 def _sniff_unsupported(data: bytes) -> str | None:
@@ -167,11 +218,11 @@ def _sniff_unsupported(data: bytes) -> str | None:
 def _check_size(size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width < 1 or height < 1:
-        raise ImageError(f"The image has no pixels ({width}×{height}).")
+        raise ImageError(f"The image has no pixels ({width}×{height}). Choose another file.")
     if width * height > max_pixels:
         raise ImageError(
             f"The image is {width}×{height} = {width * height:,} pixels; the limit is {max_pixels:,}. "
-            "Please scale it down."
+            "Scale it down and upload it again."
         )
 
 

@@ -27,10 +27,17 @@ class LayerEntry:
     is_leaf: bool
 
     @property
+    def shape_text(self) -> str:
+        """The output shape as it is printed, ``64×56×56``, or "no tensor output"."""
+        return "×".join(str(s) for s in self.shape) if self.shape is not None else "no tensor output"
+
+    @property
     def label(self) -> str:
-        """Indented one-line label, searchable by name, type and shape."""
-        shape = "×".join(str(s) for s in self.shape) if self.shape is not None else "no tensor output"
-        return f"{'  ' * self.depth}{self.name} · {self.module_type} · {shape}"
+        """Indented one-line label to pick from and search: name, type and shape.
+
+        The shape is written with a plain ``x`` (``64x56x56``), as people type it when they search for one.
+        """
+        return f"{'  ' * self.depth}{self.name} · {self.module_type} · {self.shape_text.replace('×', 'x')}"
 
 
 def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerEntry]:
@@ -59,6 +66,20 @@ def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerE
             shape = captured[key].shape if key is not None else None
             entries.append(LayerEntry(key or name, key, type(child).__name__, depth, shape, leaf))
     return entries
+
+
+def layer_name(text: str) -> str:
+    """The layer name in a link's value: the value itself, or the name at the start of a label, as links
+    carried them before (``"\u2003layer1.0.conv1 · Conv2d · 64×56×56"`` gives ``"layer1.0.conv1"``).
+
+    Example::
+
+        >>> layer_name("layer1.0.conv1")
+        'layer1.0.conv1'
+        >>> layer_name("\u2003\u2003layer1.0.conv1 · Conv2d · 64×56×56")
+        'layer1.0.conv1'
+    """
+    return text.split(" · ", 1)[0].strip()
 
 
 def default_layer(captured: Capture) -> Optional[str]:

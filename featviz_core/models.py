@@ -19,7 +19,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 
 from . import digits
-from .errors import ModelError, WeightsUnavailableError, short_message
+from .errors import ModelError, WeightsUnavailableError
 from .weights import ProgressCallback, download_weights, resolve_weights, weights_file
 
 BUNDLED_WEIGHTS = "featviz digits (bundled)"
@@ -238,7 +238,8 @@ def _build(name: str, weights: object) -> nn.Module:
         if weights is not None:
             file = weights_file(name, getattr(weights, "name", "default"))
             raise ModelError(
-                f"The cached weights file {file.path} could not be loaded ({short_message(exc)}). "
-                "It may be damaged: delete it and load the model again."
+                f"The cached weights file {file.path} could not be loaded: it may be damaged. Please delete it and "
+                "load the model again, or use untrained weights.",
+                detail=exc,
             ) from None
-        raise ModelError(f"{name} could not be built: {short_message(exc)}") from None
+        raise ModelError(f"{name} could not be built. Choose another model.", detail=exc) from None

@@ -17,10 +17,10 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from . import settings
-from .errors import ModelError, short_message
+from .errors import ModelError
 from .models import LoadedModel, best_device
 from .torchscript_capture import instrument
-from .uploads import check_size
+from .uploads import check_size, is_torch_save
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def load_torchscript(
     if not settings.current().allow_torchscript:
         raise ModelError(
             "This server does not accept TorchScript uploads (FEATVIZ_ALLOW_TORCHSCRIPT=0): a TorchScript file is a "
-            "program and runs on the server. Upload a state dict for a zoo architecture instead."
+            "program and runs on the server. Upload a state dict for one of the listed architectures instead."
         )
     check_size(data, filename)
     try:
@@ -92,9 +92,7 @@ def load_torchscript(
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
             module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any failure to read the archive is the user's file
-        raise ModelError(
-            f"{filename} is not a TorchScript archive featviz can load ({short_message(exc, 160)})."
-        ) from None
+        raise _not_torchscript(data, filename, exc) from None
     module.eval()
     for parameter in module.parameters():
         parameter.requires_grad_(False)
@@ -116,4 +114,20 @@ def load_torchscript(
         num_params=sum(p.numel() for p in module.parameters()),
         source="torchscript",
         extra={"input_size": size, "channels": channels},
+    )
+
+
+def _not_torchscript(data: bytes, filename: str, exc: BaseException) -> ModelError:
+    """Say what the file is instead, when that can be told, and how to make one that loads."""
+    if is_torch_save(data):
+        return ModelError(
+            f"{filename} looks like weights saved with torch.save (a state dict or pickled model), not a TorchScript "
+            "model. Choose its architecture in the Model list and upload it as a weights file, or export the "
+            "model with `torch.jit.save(torch.jit.script(model), 'model.pt')`.",
+            detail=exc,
+        )
+    return ModelError(
+        f"{filename} is not a TorchScript model featviz can load: it is damaged, or was not saved with "
+        "torch.jit.save. Export it with `torch.jit.save(torch.jit.script(model), 'model.pt')` and upload that.",
+        detail=exc,
     )

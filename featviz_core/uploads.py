@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from . import digits, settings
-from .errors import ModelError, short_message
+from .errors import ModelError, library_text
 from .models import BUNDLED_WEIGHTS, LoadedModel, best_device, load_model
 from .weights import weights_file
 
@@ -42,6 +43,11 @@ class StateDictReport:
     def ok(self) -> bool:
         return not (self.missing or self.unexpected or self.mismatched)
 
+    def counts(self) -> str:
+        """How many tensors do not fit, by kind: the short form of :meth:`summary`."""
+        kinds = (("missing", self.missing), ("unexpected", self.unexpected), ("with the wrong shape", self.mismatched))
+        return ", ".join(f"{len(items)} {kind}" for kind, items in kinds if items) or "all tensors match"
+
     def summary(self, limit: int = 8) -> str:
         """A readable list of what does not fit, a few of each kind."""
         parts = []
@@ -58,32 +64,50 @@ class StateDictReport:
 def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.Tensor]:
     """Read a state dict from uploaded bytes; common checkpoint wrappers ({'state_dict': ...}) are opened."""
     if not data:
-        raise ModelError(f"{filename} is empty.")
+        raise ModelError(f"{filename} is empty (0 bytes). Choose the file again.")
     check_size(data, filename)
     if is_torchscript(data):
         raise ModelError(f"{filename} is a TorchScript model, not a state dict: choose *Your own model* to use it.")
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "global" not in str(exc).lower():  # the unpickler names the class a pickled object needs
-            raise ModelError(f"{filename} is not a readable PyTorch checkpoint ({short_message(exc, 160)}).") from None
+        needed = _PICKLED_CLASS.search(library_text(exc))
+        if needed is None and "global" not in str(exc).lower():
+            raise _unreadable(filename, exc) from None
+        what = f" (`{needed.group(1)}`)" if needed else ""
         raise ModelError(
-            f"{filename} holds more than weights (it looks like a whole pickled model: {short_message(exc, 120)}). "
-            "featviz does not unpickle uploads, because unpickling can run any code. " + EXPORT_HINT
+            f"{filename} holds more than weights: it contains a pickled Python object{what}, such as a whole model. "
+            "featviz does not unpickle uploads, because unpickling can run any code. " + EXPORT_HINT,
+            detail=exc,
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"{filename} is not a readable PyTorch checkpoint ({short_message(exc, 160)}).") from None
+        raise _unreadable(filename, exc) from None
     state = _unwrap(loaded)
     if state is None:
         raise ModelError(f"{filename} does not contain a state dict (a mapping of names to tensors). " + EXPORT_HINT)
     return state
 
 
+_PICKLED_CLASS = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")
+"""The class torch's safe unpickler refused, as it names it (e.g. ``mypackage.models.Net``)."""
+
+
+def _unreadable(filename: str, exc: BaseException) -> ModelError:
+    return ModelError(
+        f"{filename} is not a readable PyTorch checkpoint: it is damaged or cut short, or was not written by "
+        "torch.save. Save the weights again with `torch.save(model.state_dict(), 'weights.pth')` and upload that.",
+        detail=exc,
+    )
+
+
 def check_size(data: bytes, filename: str) -> None:
     """Refuse a weights or model file over the server's limit (FEATVIZ_MAX_WEIGHTS_MB)."""
     limit = settings.current().max_weights_bytes
     if len(data) > limit:
-        raise ModelError(f"{filename} is {len(data) / 2**20:.1f} MB; this server accepts up to {limit / 2**20:.0f} MB.")
+        raise ModelError(
+            f"{filename} is {len(data) / 2**20:.1f} MB; this server accepts up to {limit / 2**20:.0f} MB. Use a "
+            "smaller model, or ask whoever runs this server to raise FEATVIZ_MAX_WEIGHTS_MB."
+        )
 
 
 def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor]) -> StateDictReport:
@@ -121,7 +145,11 @@ def load_with_state_dict(name: str, data: bytes, filename: str, device: Optional
         template = _rebuild(name, num_classes, template)
         report = check_state_dict(template.module, state)
     if not report.ok:
-        raise ModelError(f"{filename} does not fit {name}: {report.summary()}.")
+        raise ModelError(
+            f"{filename} does not fit {name}: {report.counts()}. Choose the architecture these weights were saved "
+            f"from, or upload weights saved from {name}.",
+            detail=report.summary(limit=20),
+        )
     module = template.module
     module.load_state_dict(state)
     module.eval().requires_grad_(False).to(device or best_device())
@@ -143,13 +171,23 @@ def load_with_state_dict(name: str, data: bytes, filename: str, device: Optional
 
 def is_torchscript(data: bytes) -> bool:
     """TorchScript archives are zips with a ``code/`` folder; state dicts saved by torch.save have none."""
+    return any("/code/" in name or name.startswith("code/") for name in _zip_names(data))
+
+
+def is_torch_save(data: bytes) -> bool:
+    """A zip written by torch.save (a state dict or a pickled model): its pickle is ``data.pkl``, with no code."""
+    names = _zip_names(data)
+    return any(name.endswith("data.pkl") for name in names) and not is_torchscript(data)
+
+
+def _zip_names(data: bytes) -> list[str]:
     if not data.startswith(b"PK"):
-        return False
+        return []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return any("/code/" in name or name.startswith("code/") for name in archive.namelist())
+            return archive.namelist()
     except zipfile.BadZipFile:
-        return False
+        return []
 
 
 def _unwrap(loaded: object) -> Optional[dict[str, torch.Tensor]]:
@@ -189,7 +227,10 @@ def _rebuild(name: str, num_classes: int, template: LoadedModel) -> LoadedModel:
     from torchvision.models import get_model
 
     if name == digits.NAME:
-        raise ModelError(f"The digits CNN has 10 classes; this file's last layer has {num_classes}.")
+        raise ModelError(
+            f"The digits CNN has 10 classes; this file's last layer has {num_classes}. Upload weights saved from "
+            "featviz's digits CNN, or choose the architecture these weights belong to."
+        )
     module = get_model(name, weights=None, num_classes=num_classes)
     return LoadedModel(
         name=name, module=module, preprocess=template.preprocess, weights=None, categories=(),

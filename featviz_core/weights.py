@@ -142,17 +142,19 @@ def download_weights(
         raise
     except (OSError, ValueError) as exc:
         raise WeightsUnavailableError(
-            file.model, file.weights, file.filename, str(file.folder), file.url, _reason(exc)
+            file.model, file.weights, file.filename, str(file.folder), file.url, _reason(exc), detail=exc
         ) from None
     return file.path
 
 
 def _reason(exc: BaseException) -> str:
-    """Say in plain words why a download failed."""
+    """Say in plain words why a download failed; the library's own words go into the error's detail."""
     if isinstance(exc, urllib.error.HTTPError):
-        return f"the server answered {exc.code} {exc.reason}"
+        return f"the download server answered {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
-        return f"no connection to the download server: {exc.reason}"
+        return "there is no connection to the download server"
     if isinstance(exc, TimeoutError):
         return "the download timed out"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, OSError):
+        return "the file could not be fetched or written"
+    return "the download failed"

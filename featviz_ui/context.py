@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 from PIL import Image
 
 import featviz_core as fv
+
+from .messages import Problem
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Context:
     model: Optional[fv.LoadedModel]
     model_key: str = ""
     captured: Optional[fv.Capture] = None
-    problems: list[str] = field(default_factory=list)  # errors to show in the main area
+    problems: list[Union[str, Problem]] = field(default_factory=list)  # errors to show in the main area
     notices: list[str] = field(default_factory=list)  # warnings to show in the main area
 
     @property

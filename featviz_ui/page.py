@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from .context import Context
+from .messages import show_problem
 from .sidebar import build_context
 from .state import pop_link_notes
 
@@ -40,7 +41,7 @@ def show_messages(ctx: Context, box: DeltaGenerator | None = None) -> None:
     with box if box is not None else st.container():
         for note in pop_link_notes():
             st.info(note)
-        for problem in ctx.problems:
-            st.error(problem)
+        for problem in ctx.problems:  # a sentence, or a Problem whose library detail goes under "Details"
+            show_problem(problem)
         for notice in ctx.notices:
             st.warning(notice)

@@ -1,13 +1,19 @@
 """The sidebar every page shares: which image and which model, and the capture they give.
 
 Each page builds it first, through :func:`featviz_ui.page.start_page`; choices carry over between pages
-(``persistent_choice``). The entry point does not build it: Streamlit's AppTest reruns only the page
-script, so widgets drawn by app.py could not be tested. Whatever fails (an unreadable upload, weights that
-are not there, a model that does not fit the image) is reported and the last good image, model and capture
-stay on screen.
+(``persistent_choice``), and so does whatever the person gave (an uploaded image or snapshot, weights, a
+TorchScript model): a file uploader forgets its file when its page ends, so what was read from it is kept
+in the session (``featviz_ui.state.kept``) until it is replaced or removed. The entry point does not
+build it: Streamlit's AppTest reruns only the page script, so widgets drawn by app.py could not be tested.
+Whatever fails (an unreadable upload, weights that are not there, a model that does not fit the image) is
+reported and the last good image, model and capture stay on screen.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 import streamlit as st
 
@@ -21,7 +27,20 @@ from featviz_core.weights import WeightsFile, WeightsState, download_weights
 from . import upload_limits
 from .caches import cached_capture, cached_model
 from .context import Context, ImageChoice, decode, digest
-from .state import keep_choice, last_good, link_note, persistent_choice, remember, set_choice
+from .messages import Problem, problem, show_problem
+from .state import (
+    forget,
+    keep,
+    keep_choice,
+    kept,
+    last_good,
+    link_note,
+    mark_taken,
+    persistent_choice,
+    remember,
+    set_choice,
+    taken,
+)
 from .weights_probe import recheck_weights, weights_status
 
 SOURCES = ("Sample", "Upload", "Camera")
@@ -55,7 +74,7 @@ def build_context() -> Context:
                 ctx.captured = cached_capture(image.digest, ctx.model_key, ctx.model, image.image)
             remember("capture", (image, ctx.model, ctx.model_key, ctx.captured))
         except fv.FeatvizError as exc:
-            ctx.problems.append(f"**{ctx.model.name}** could not run on **{image.name}**: {exc}")
+            ctx.problems.append(problem(f"**{ctx.model.name}** could not run on **{image.name}**: ", exc))
             previous = last_good("capture")
             if previous is not None:
                 ctx.image, ctx.model, ctx.model_key, ctx.captured = previous
@@ -68,55 +87,89 @@ def build_context() -> Context:
     return ctx
 
 
-def pick_image() -> tuple[ImageChoice, list[str]]:
-    """Sample, upload or camera. A file that fails to decode is reported and the last good image stays."""
-    problems: list[str] = []
+def pick_image() -> tuple[ImageChoice, list[Problem]]:
+    """Sample, upload or camera. An upload or snapshot stays chosen for the session, on every page, until it
+    is replaced or removed; a file that fails to decode is reported and the last good image stays."""
+    problems: list[Problem] = []
     st.header("1 · Image", divider="gray")
     persistent_choice("source", list(SOURCES), SOURCES[0], "image source")
     linked_upload = st.query_params.get("source") in ("Upload", "Camera") and "last_good_image" not in st.session_state
     source = st.radio("Source", SOURCES, horizontal=True, key="source", bind="query-params")
     keep_choice("source")
-    candidate: tuple[bytes, str] | None = None
+    choice: ImageChoice | None = None
     if source == "Sample":
         samples = fv.list_samples()
         persistent_choice("sample", samples, DEFAULT_SAMPLE, "sample image")
         sample = st.selectbox("Sample image", samples, key="sample", bind="query-params")
         keep_choice("sample")
         st.caption(sample_description(sample))
-        candidate = (sample_bytes(sample), sample)
-    elif source == "Upload":
-        upload = st.file_uploader(
-            "Upload an image", type=[*UPLOAD_EXTENSIONS, *EXPLAINED_EXTENSIONS], key="upload",
-            max_upload_size=upload_limits.image_mb(),
-            help=f"PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to {upload_limits.image_mb()} MB.",
-        )
-        if upload is not None:
-            candidate = (upload.getvalue(), upload.name)
+        choice = decode(sample_bytes(sample), sample)
     else:
-        shot = st.camera_input("Take a picture", key="camera")
-        if shot is not None:
-            candidate = (shot.getvalue(), "camera snapshot")
-
-    if linked_upload and candidate is None:
-        link_note(
-            "This link was shared from an uploaded or camera image, which cannot travel in a link: everything "
-            f"else is restored, on the sample **{DEFAULT_SAMPLE}** until you give the image again."
-        )
-    choice: ImageChoice | None = None
-    if candidate is not None:
-        try:
-            choice = decode(*candidate)
-            remember("image", choice)
-        except fv.ImageError as exc:
-            problems.append(f"**{candidate[1]}** could not be used: {exc}")
+        slot = source.lower()
+        if source == "Upload":
+            given = st.file_uploader(
+                "Upload an image", type=[*UPLOAD_EXTENSIONS, *EXPLAINED_EXTENSIONS], key="upload",
+                max_upload_size=upload_limits.image_mb(),
+                help=f"PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to {upload_limits.image_mb()} MB. "
+                "It stays in your session only, on every page, until you replace or remove it.",
+            )
+        else:
+            given = st.camera_input("Take a picture", key="camera")
+        if given is not None:
+            name = given.name if source == "Upload" else "camera snapshot"
+            problems += _take(slot, given.file_id, name, lambda: decode(given.getvalue(), name))
+        choice = kept(slot)
+        if choice is not None:
+            what = "your upload" if source == "Upload" else "your"
+            _in_use(f"Using {what} **{choice.name}**", slot, _drop_image)
+        if linked_upload and choice is None:
+            link_note(
+                "This link was shared from an uploaded or camera image, which cannot travel in a link: everything "
+                f"else is restored, on the sample **{DEFAULT_SAMPLE}** until you give the image again."
+            )
     if choice is None:
         choice = last_good("image")  # type: ignore[assignment]
         if choice is None:
             choice = decode(sample_bytes(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
-            remember("image", choice)
-        if candidate is None and source != "Sample":
-            st.caption(f"Showing **{choice.name}** until you give a new image.")
+        st.caption(f"Showing **{choice.name}** until you give a new image.")
+    remember("image", choice)
     return choice, problems
+
+
+def _take(slot: str, token: object, name: str, read: Callable[[], Any]) -> list[Problem]:
+    """Read a new upload once into this session's ``slot``; returns what stops it from being used.
+
+    The same upload on a later run (``token``: its file id, and what it is read for) is not read again, and
+    its problem, if it had one, is said again while it stays in the uploader. A file that cannot be used
+    leaves what the slot held before.
+    """
+    before = taken(slot)
+    if before is not None and before[0] == token:
+        return [before[1]] if before[1] is not None else []
+    found: Problem | None = None
+    try:
+        keep(slot, read())
+    except fv.FeatvizError as exc:
+        found = problem(f"**{name}** could not be used: ", exc)
+    mark_taken(slot, token, found)
+    return [found] if found is not None else []
+
+
+def _in_use(text: str, slot: str, drop: Callable[[str], None]) -> None:
+    """Say that what the person gave is in use, with a button to stop using it."""
+    st.markdown(f":material/check_circle: {text}")
+    _remove_button(slot, drop)
+
+
+def _remove_button(slot: str, drop: Callable[[str], None]) -> None:
+    """Forget what was given for ``slot`` (``drop`` also moves the sidebar back to a default choice)."""
+    st.button("Remove", key=f"drop_{slot}", icon=":material/close:", on_click=drop, args=(slot,),
+              help="Stop using it and forget it. To replace it, upload another file instead.")
+
+
+def _drop_image(slot: str) -> None:
+    forget(slot)
+    set_choice("source", "Sample")
 
 
 def _model_label(name: str) -> str:
@@ -125,7 +178,7 @@ def _model_label(name: str) -> str:
     return name
 
 
-def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
+def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]:
     """Model and weights. Returns (model or None, cache key, problems for the main area)."""
     st.header("2 · Model", divider="gray")
     options = [*fv.available_models(), OWN_MODEL]
@@ -170,7 +223,7 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
         with st.spinner(f"Loading {name}…"):
             model = cached_model(name, trained)
     except fv.FeatvizError as exc:
-        return None, "", [str(exc)]
+        return None, "", [problem("", exc)]
     return model, f"{name}|{'trained' if trained else 'untrained'}", []
 
 
@@ -200,49 +253,69 @@ def download(file: WeightsFile) -> bool:
             download_weights(file, progress=report)
         except fv.WeightsUnavailableError as exc:
             status.update(label="Download failed", state="error")
-            st.error(str(exc))
+            show_problem(problem("", exc))
             recheck_weights()
             return False
         status.update(label=f"Downloaded {file.filename}", state="complete", expanded=False)
     return True
 
 
-def _session_models() -> dict:
-    """Models uploaded in this session only: never in a cache another session can reach. One at a time."""
-    return st.session_state.setdefault("session_models", {})
+@dataclass(frozen=True)
+class GivenWeights:
+    """A state dict the person uploaded, checked and loaded into its architecture (``arch``)."""
+
+    filename: str
+    arch: str
+    key: str  # the capture cache key
+    model: fv.LoadedModel
 
 
-def _keep_session_model(key: str, model: fv.LoadedModel) -> None:
-    models = _session_models()
-    models.clear()
-    models[key] = model
+@dataclass(frozen=True)
+class GivenTorchScript:
+    """A TorchScript file the person uploaded: its bytes (to load it again at another input size), and the
+    model as last loaded, with its cache key."""
+
+    filename: str
+    data: bytes
+    digest: str
+    key: str
+    model: fv.LoadedModel
 
 
-def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[str]]:
+def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[Problem]]:
+    """Uploaded weights for ``name``, kept for the session once they fit, on every page."""
     upload = st.file_uploader(
         f"State dict for {name}", type=list(WEIGHTS_EXTENSIONS), key="weights_file",
         max_upload_size=upload_limits.model_file_mb(),
         help="A file written by torch.save(model.state_dict(), ...). It is read with weights_only=True: "
-        "nothing in it is executed. It stays in your session only.",
+        "nothing in it is executed. It stays in your session only, on every page, until you replace or remove it.",
     )
-    if upload is None:
+    problems: list[Problem] = []
+    if upload is not None:
+        problems = _take("weights_file", (upload.file_id, name), upload.name, lambda: _check_weights(name, upload))
+    given: Optional[GivenWeights] = kept("weights_file")
+    if given is None or given.arch != name:
         st.caption("Choose a weights file; the last model stays on screen meanwhile.")
-        return None, "", []
+        return None, "", problems
+    st.success(f"Using your weights **{given.filename}**: every tensor matches {name}.")
+    _remove_button("weights_file", _drop_weights)
+    return given.model, given.key, problems
+
+
+def _check_weights(name: str, upload: Any) -> GivenWeights:
     data = upload.getvalue()
-    key = f"{name}|upload|{digest(data)}"
-    model = _session_models().get(key)
-    if model is None:
-        try:
-            with st.spinner(f"Checking {upload.name} against {name}…"):
-                model = fv.load_with_state_dict(name, data, upload.name)
-        except fv.FeatvizError as exc:
-            return None, "", [f"**{upload.name}** cannot be used: {exc}"]
-        _keep_session_model(key, model)
-    st.success(f"{upload.name}: every tensor matches {name}.")
-    return model, key, []
+    with st.spinner(f"Checking {upload.name} against {name}…"):
+        model = fv.load_with_state_dict(name, data, upload.name)
+    return GivenWeights(upload.name, name, f"{name}|upload|{digest(data)}", model)
 
 
-def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
+def _drop_weights(slot: str) -> None:
+    forget(slot)
+    set_choice("weights", "pretrained")
+
+
+def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[Problem]]:
+    """An uploaded TorchScript model, kept for the session once it loads, on every page."""
     if not settings.current().allow_torchscript:
         st.info(
             "This server does not accept TorchScript models: a TorchScript file is a program that would run "
@@ -252,27 +325,49 @@ def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[str]]:
     upload = st.file_uploader(
         "TorchScript model (torch.jit.save)", type=list(TORCHSCRIPT_EXTENSIONS), key="own_model",
         max_upload_size=upload_limits.model_file_mb(),
-        help="Stays in your session only.",
+        help="It stays in your session only, on every page, until you replace or remove it.",
     )
-    if upload is None:
+    problems: list[Problem] = []
+    if upload is not None:
+        problems = _take("own_model", upload.file_id, upload.name,
+                         lambda: _load_torchscript(upload.name, upload.getvalue()))
+    given: Optional[GivenTorchScript] = kept("own_model")
+    if given is None:
         st.caption("Choose a TorchScript file; the last model stays on screen meanwhile.")
-        return None, "", []
-    data = upload.getvalue()
+        return None, "", problems
+    _in_use(f"Using your model **{given.filename}**", "own_model", _drop_own_model)
     left, right = st.columns(2)
-    channels = left.selectbox("Input channels", ("auto", 1, 3), key="own_channels")
+    channels = left.selectbox("Input channels", ("auto", 1, 3), key="own_channels", persist_state="session")
     size = right.number_input("Input size", min_value=8, max_value=1024, value=None, step=1, key="own_size",
-                              placeholder="auto", help="Side of the square input, in pixels.")
-    key = f"torchscript|{digest(data)}|{size}|{channels}"
-    model = _session_models().get(key)
-    if model is None:
+                              placeholder="auto", help="Side of the square input, in pixels.",
+                              persist_state="session")
+    key = _torchscript_key(given.digest, size, channels)
+    if key != given.key:  # another input size or channel count: load the same file again for it
         try:
-            with st.spinner(f"Loading {upload.name}…"):
-                model = fv.load_torchscript(
-                    data, upload.name, input_size=int(size) if size else None,
-                    channels=None if channels == "auto" else int(channels),
-                )
+            given = _load_torchscript(given.filename, given.data, size, channels)
         except fv.FeatvizError as exc:
-            return None, "", [f"**{upload.name}** cannot be used: {exc}"]
-        _keep_session_model(key, model)
+            return None, "", [*problems, problem(f"**{given.filename}** cannot be used: ", exc)]
+        keep("own_model", given)
+    model = given.model
     st.caption(f"Input: {model.extra['channels']} channel(s), {model.extra['input_size']}×{model.extra['input_size']}.")
-    return model, key, []
+    return model, given.key, problems
+
+
+def _torchscript_key(data_digest: str, size: Optional[float], channels: Union[str, int]) -> str:
+    return f"torchscript|{data_digest}|{size}|{channels}"
+
+
+def _load_torchscript(filename: str, data: bytes, size: Optional[float] = None,
+                      channels: Union[str, int] = "auto") -> GivenTorchScript:
+    with st.spinner(f"Loading {filename}…"):
+        model = fv.load_torchscript(
+            data, filename, input_size=int(size) if size else None,
+            channels=None if channels == "auto" else int(channels),
+        )
+    data_digest = digest(data)
+    return GivenTorchScript(filename, data, data_digest, _torchscript_key(data_digest, size, channels), model)
+
+
+def _drop_own_model(slot: str) -> None:
+    forget(slot)
+    set_choice("model", DEFAULT_MODEL)

@@ -34,8 +34,8 @@ def persistent_choice(key: str, options: list, default: object, what: str = "",
     so labels are mapped back to options.
     """
     current = st.session_state.get(key)
-    if current is None and key in st.query_params:  # a fresh session opened from a shared link
-        raw = st.query_params[key]
+    raw = link_value(key) if current is None and f"chosen_{key}" not in st.session_state else None
+    if raw is not None:  # a fresh session opened from a shared link
         by_label = {str(format_func(option)): option for option in options} if format_func else {}
         try:
             current = by_label[raw] if raw in by_label else parse(raw)
@@ -46,6 +46,18 @@ def persistent_choice(key: str, options: list, default: object, what: str = "",
                       f"**{default}** instead.")
     remembered = st.session_state.get(f"chosen_{key}")
     st.session_state[key] = current if current in options else remembered if remembered in options else default
+
+
+def link_value(key: str) -> Optional[str]:
+    """A shared link's value for ``key``, given once: from the query parameters the session was opened with.
+
+    Not the URL as it is now: a value another page left there (a layer, while the model was changed on a
+    page without a layer picker) is not a link, and a value is not restored again once it was used.
+    """
+    link = st.session_state.get("link_params")
+    if link is None:
+        link = st.session_state["link_params"] = st.query_params.to_dict()
+    return link.pop(key, None)
 
 
 def link_note(text: str) -> None:
@@ -67,3 +79,32 @@ def set_choice(key: str, value: object) -> None:
     """Change a widget's value from a button callback, on this page and the next."""
     st.session_state[key] = value
     st.session_state[f"chosen_{key}"] = value
+
+
+def kept(slot: str) -> Optional[Any]:
+    """What the person gave in this session for ``slot`` (an uploaded image, weights, a model), or None.
+
+    A file uploader forgets its file when the page that drew it ends; what was read from the file is kept
+    here, in this session's state only (never in a cache other sessions reach), until it is replaced or
+    dropped.
+    """
+    return st.session_state.get(f"given_{slot}")
+
+
+def keep(slot: str, value: object) -> None:
+    st.session_state[f"given_{slot}"] = value
+
+
+def forget(slot: str) -> None:
+    """Drop what was given for ``slot``, and the record of the upload it came from."""
+    st.session_state.pop(f"given_{slot}", None)
+    st.session_state.pop(f"taken_{slot}", None)
+
+
+def taken(slot: str) -> Optional[tuple[Any, Any]]:
+    """(token of the last upload read for ``slot``, the problem it had or None): the same upload is read once."""
+    return st.session_state.get(f"taken_{slot}")
+
+
+def mark_taken(slot: str, token: object, problem: object) -> None:
+    st.session_state[f"taken_{slot}"] = (token, problem)

@@ -12,6 +12,7 @@ from featviz_ui import upload_limits
 from featviz_ui.caches import cached_capture, cached_grid, caches
 from featviz_ui.context import decode
 from featviz_ui.controls import pick_display, pick_layer
+from featviz_ui.messages import Problem, show_problem
 from featviz_ui.page import show_messages, start_page, stop_page
 from featviz_ui.state import keep_choice, persistent_choice, set_choice
 
@@ -44,7 +45,8 @@ def second_image(first_name: str):
         try:
             return decode(upload.getvalue(), upload.name), None
         except fv.ImageError as exc:
-            return decode(sample_bytes(sample), sample), f"**{upload.name}** could not be used: {exc}"
+            refused = Problem(f"**{upload.name}** could not be used: {exc}", exc.detail)
+            return decode(sample_bytes(sample), sample), refused
     return decode(sample_bytes(sample), sample), None
 
 
@@ -57,11 +59,11 @@ with st.sidebar:
     st.header("4 · Display", divider="gray")
     display = pick_display()
 if problem:
-    st.error(problem)
+    show_problem(problem)
 try:
     other_captured = cached_capture(other.digest, ctx.model_key, model, other.image)
 except fv.FeatvizError as exc:
-    st.error(f"{model.name} could not run on **{other.name}**: {exc}")
+    show_problem(Problem(f"{model.name} could not run on **{other.name}**: {exc}", exc.detail))
     stop_page(ctx, messages)
 
 left_map, right_map = ctx.captured[layer], other_captured[layer]

@@ -17,6 +17,7 @@ import featviz_core as fv
 from featviz_core.images import image_notes
 from featviz_core.shapes import channel_view
 from tests.support.apptest import choose_model, grid_spec, start, upload
+from tests.support.bad_files import LIBRARY_WORDS, bitfields_bmp, corrupt_tiff, png_broken_at_the_start
 from tests.support.images import encode, gradient_image
 
 
@@ -53,6 +54,15 @@ BAD_IMAGES = {
     "decompression bomb": (encode(Image.new("1", (20_000, 20_000)), "PNG"), "limit"),
     "SVG": (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>', "SVG"),
     "HEIC": (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40, "HEIC"),
+    "BMP with a bitfields layout": (bitfields_bmp(), "variant of the format"),
+    "TIFF damaged inside": (corrupt_tiff(), "damaged or truncated"),
+    "PNG broken at the start": (png_broken_at_the_start(), "This PNG file is damaged"),
+}
+LIBRARY_DETAIL = {  # what Pillow said, which the page keeps under "Details"
+    "truncated JPEG": "image file is truncated",
+    "BMP with a bitfields layout": "Unsupported BMP bitfields layout",
+    "TIFF damaged inside": "decoder error -2",
+    "PNG broken at the start": "cannot identify image file",
 }
 
 ODD_IMAGES = {  # name: (bytes, expected (width, height), note that must be said or None)
@@ -104,6 +114,11 @@ def test_page_reports_bad_images_and_keeps_the_view(page_with_a_view, name):
     upload(at, f"bad-{name}.png", data)
     message = " ".join(e.value for e in at.error)
     assert f"bad-{name}.png" in message and phrase.lower() in message.lower()
+    said = message.replace(f"bad-{name}.png", "")
+    assert not any(words in said for words in LIBRARY_WORDS) and "use PNG" not in said
+    if name in LIBRARY_DETAIL:  # Pillow's own words, under the message in a closed "Details" box
+        details = [code.value for box in at.expander if box.label == "Details" for code in box.code]
+        assert len(details) == 1 and LIBRARY_DETAIL[name] in details[0]
     assert grid_spec(at) == before
 
 
@@ -153,6 +168,7 @@ def test_bad_weights_are_refused_in_core_and_on_the_page(name):
     before = grid_spec(at)
     at.sidebar.file_uploader(key="weights_file").set_value((f"{name}.pth", data, "application/octet-stream")).run()
     assert any(phrase in e.value for e in at.error)
+    assert not any(words in e.value for e in at.error for words in LIBRARY_WORDS)
     assert grid_spec(at) == before
 
 
@@ -187,14 +203,17 @@ def test_a_torchscript_model_that_fails_on_the_input_shows_its_own_error_and_kee
     buffer = io.BytesIO()
     torch.jit.save(torch.jit.script(Picky()), buffer)
     model = fv.load_torchscript(buffer.getvalue(), "picky.pt")
-    with pytest.raises(fv.ModelError, match="picky model wants 100x100 input"):
+    with pytest.raises(fv.ModelError, match="could not run on this input") as raised:
         fv.capture(model, fv.load_sample("Checkerboard"))
+    assert "picky model wants 100x100 input" in raised.value.detail
     at = start()
     before = grid_spec(at)
     choose_model(at, "Your own model (TorchScript)")
     upload = ("picky.pt", buffer.getvalue(), "application/octet-stream")
     at.sidebar.file_uploader(key="own_model").set_value(upload).run()
-    assert any("picky model wants 100x100 input" in e.value for e in at.error)
+    assert any("could not run on this input" in e.value for e in at.error)
+    details = [code.value for box in at.expander if box.label == "Details" for code in box.code]
+    assert any("picky model wants 100x100 input" in detail for detail in details)  # its own words, under Details
     assert grid_spec(at) == before and any("Still showing" in w.value for w in at.warning)
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 import featviz_core as fv
 from featviz_core.images import image_notes
 from featviz_core.samples import sample_description
+from tests.support.bad_files import LIBRARY_WORDS, bitfields_bmp, corrupt_tiff, png_broken_at_the_start
 from tests.support.images import encode, gradient_image
 
 
@@ -107,6 +108,34 @@ def test_truncated_files_raise_image_error(fmt):
     data = encode(gradient_image(256, 256), fmt)
     with pytest.raises(fv.ImageError, match="damaged or truncated"):
         fv.load_image(data[: len(data) // 2])
+
+
+def test_a_valid_bmp_pillow_cannot_decode_is_not_called_damaged():
+    with pytest.raises(fv.ImageError, match="variant of the format") as raised:
+        fv.load_image(bitfields_bmp())
+    message = str(raised.value)
+    assert "BMP" in message and "save it as PNG" in message
+    assert "damaged" not in message and "bitfields" not in message
+    assert raised.value.detail == "OSError: Unsupported BMP bitfields layout"
+
+
+@pytest.mark.parametrize(
+    ("data", "said", "library"),
+    [
+        (corrupt_tiff(), "This TIFF file is damaged or truncated", "decoder error -2"),
+        (encode(gradient_image(256, 256), "JPEG")[:2000], "This JPEG file is damaged or truncated", "truncated"),
+        (png_broken_at_the_start(), "This PNG file is damaged", "cannot identify image file"),
+        (b"some notes\n" * 8, "not an image featviz can read", "cannot identify image file"),
+    ],
+)
+def test_damage_is_said_in_plain_words_with_pillows_words_in_the_detail(data, said, library):
+    with pytest.raises(fv.ImageError, match=said) as raised:
+        fv.load_image(data)
+    message = str(raised.value)
+    assert not any(words in message for words in LIBRARY_WORDS)
+    assert "use PNG" not in message  # a broken .png is told to save it again, not to use PNG
+    assert "again" in message  # what to do
+    assert library in raised.value.detail
 
 
 def test_decompression_bomb_is_refused_before_decoding():

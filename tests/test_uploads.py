@@ -66,6 +66,45 @@ def test_wrong_architecture_lists_missing_unexpected_and_mismatched():
         fv.load_with_state_dict("resnet18", saved(state), "bad.pth")
 
 
+def test_a_pickled_full_model_is_refused_in_plain_words_with_torchs_text_apart():
+    with pytest.raises(fv.ModelError, match="does not unpickle") as raised:
+        read_state_dict(saved(fv.load_model("digits_cnn").module), "whole.pth")
+    message, detail = str(raised.value), raised.value.detail
+    assert "`featviz_core.digits.DigitsCNN`" in message  # the class it holds, named for the person
+    assert "Weights only load failed" not in message and "\x1b[" not in message
+    assert "Weights only load failed" in detail and "\x1b[" not in detail  # torch's words, without terminal codes
+
+
+@pytest.mark.parametrize(
+    ("data", "phrase", "not_said"),
+    [
+        (b"garbage" * 10, "not a TorchScript model featviz can load", "looks like weights"),
+        (None, "looks like weights saved with torch.save", "damaged"),
+    ],
+)
+def test_a_file_that_is_no_torchscript_model_is_told_apart_in_plain_words(data, phrase, not_said):
+    data = data if data is not None else saved(fv.load_model("digits_cnn").module.state_dict())
+    with pytest.raises(fv.ModelError, match=phrase) as raised:
+        fv.load_torchscript(data, "model.pt")
+    assert not_said not in str(raised.value) and "torch.jit.save" in str(raised.value)
+    assert raised.value.detail  # what torch.jit.load said, for whoever wants it
+
+
+def test_an_unreadable_checkpoint_keeps_torchs_words_out_of_the_message():
+    with pytest.raises(fv.ModelError, match="not a readable PyTorch checkpoint") as raised:
+        read_state_dict(saved(fv.load_model("digits_cnn").module.state_dict())[:5000], "cut.pth")
+    library_words = raised.value.detail.split(": ", 1)[1]  # e.g. "negative seek value -3189"
+    assert library_words and library_words not in str(raised.value)
+    assert "torch.save(model.state_dict()" in str(raised.value)  # what to do
+
+
+def test_weights_that_do_not_fit_are_counted_in_the_message_and_listed_in_the_detail():
+    state = fv.load_model("digits_cnn").module.state_dict()
+    with pytest.raises(fv.ModelError, match="does not fit resnet18: .*missing.*unexpected") as raised:
+        fv.load_with_state_dict("resnet18", saved(state), "digits.pth")
+    assert "conv1.weight" in raised.value.detail
+
+
 def test_a_pickled_full_model_is_refused_without_running_it():
     class Boom(torch.nn.Module):
         def __reduce__(self):  # what a malicious pickle would do on load
@@ -109,8 +148,10 @@ def test_torchscript_infers_grayscale_input_and_reports_a_wrong_size_with_the_mo
     assert model.extra == {"input_size": 28, "channels": 1}
     assert fv.predict(model, fv.load_sample("Handwritten 5"))[0][0] == "class 5"
     too_big = fv.load_torchscript(scripted(fv.load_model("digits_cnn").module.cpu()), "digits.pt", input_size=64)
-    with pytest.raises(fv.ModelError, match="could not run on this input.*mat1 and mat2"):
+    with pytest.raises(fv.ModelError, match="could not run on this input") as raised:
         fv.capture(too_big, fv.load_sample("Handwritten 5"))
+    assert "input size or number of channels" in str(raised.value) and "mat1" not in str(raised.value)
+    assert "mat1 and mat2 shapes cannot be multiplied" in raised.value.detail  # the model's own error, kept apart
 
 
 def test_concurrent_torchscript_captures_do_not_mix(tiny_model):
