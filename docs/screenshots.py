@@ -12,13 +12,17 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from featviz_ui.testing import (
+    GRID,
     choose,
+    click_tile,
     dashboard,
     hover_tile,
     launch,
     sidebar_click,
+    use_untrained_zoo_model,
     wait_for_grid,
     wait_for_meta,
+    wait_for_plot,
 )
 
 DOCS = Path(__file__).resolve().parent
@@ -62,11 +66,14 @@ def analysis_views(page) -> None:
     choose(page, "Show", "all")
     choose(page, "Order channels by", "Channel number")
     wait_for_grid(page, "all 32 channels")
-    for link, name in (("Compare two layers", "compare-layers.png"), ("Compare two images", "compare-images.png"),
-                       ("Model overview", "overview.png")):
+    for link, name, height in (("Compare two layers", "compare-layers.png", 1250),
+                               ("Compare two images", "compare-images.png", 2000),  # with the difference map
+                               ("Model overview", "overview.png", 1250)):
+        page.set_viewport_size({"width": 1400, "height": height})
         page.get_by_role("link", name=link).click()
         page.wait_for_timeout(4000)
         page.screenshot(path=DOCS / name)
+    page.set_viewport_size({"width": 1400, "height": 1250})
     page.get_by_role("link", name="Feature maps").click()
     wait_for_grid(page, "all 32 channels")
 
@@ -79,6 +86,9 @@ def main() -> None:
         wait_for_grid(page, "all 32 channels")
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "explore.png")
+        click_tile(page, 5)  # a click on a tile opens that channel up close
+        wait_for_plot(page, ".st-key-closeup .js-plotly-plot", "channel 5 ·")
+        section(page, "One channel up close", "click-a-tile.png", 820)
 
         analysis_views(page)
         choose(page, "Layer", "conv2")
@@ -104,13 +114,32 @@ def main() -> None:
         page.wait_for_timeout(500)
         page.screenshot(path=DOCS / "hover-256-channels.png")
         choose(page, "Layer", "layer4.1.conv2")
-        wait_for_grid(page, "all 512 channels")
+        wait_for_grid(page, "64 of 512 channels")  # a large layer opens on its 64 most active channels
         choose(page, "Normalization", "Symmetric around zero")
         wait_for_meta(page, "normalization", "symmetric")
         choose(page, "Colour map", "RdBu")
         wait_for_meta(page, "colormap", "RdBu")
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "symmetric-512-channels.png")
+        choose(page, "Layer", "fc · Linear")
+        wait_for_plot(page, GRID, "fc · Linear", meta={"drawn_as": "bars"})
+        page.wait_for_timeout(800)
+        page.screenshot(path=DOCS / "vector-layer.png")
+
+        page.set_viewport_size({"width": 1024, "height": 768})  # a projector
+        sidebar_click(page, "Presentation (large text)")
+        choose(page, "Layer", "layer1.0.conv1 ·")
+        wait_for_plot(page, GRID, "layer1.0.conv1 · Conv2d", mosaic=True, meta={"large_text": "true"})
+        page.wait_for_timeout(800)
+        page.screenshot(path=DOCS / "presentation.png")
+        sidebar_click(page, "Presentation (large text)")
+        page.set_viewport_size({"width": 1400, "height": 1250})
+
+        use_untrained_zoo_model(page, "resnet50")
+        choose(page, "Layer", "layer4.2.conv3")
+        wait_for_grid(page, "64 of 2048 channels")  # the readable default; every channel one click away
+        page.wait_for_timeout(800)
+        page.screenshot(path=DOCS / "large-2048-channels.png")
         browser.close()
     print("wrote", *sorted(p.name for p in DOCS.glob("*.png")))
 

@@ -19,7 +19,7 @@ importable from its own module, e.g. ``featviz_core.cache.LRUCache``. Deployment
 
 from .capture import Capture, FeatureMap, capture
 from .errors import FeatvizError, ImageError, LayerError, ModelError, WeightsUnavailableError
-from .export import capture_npz, grid_png, layer_npy, review_report, stats_csv
+from .export import capture_npz, grid_png, grid_pngs, layer_npy, review_report, stats_csv
 from .figures import depth_profile
 from .grid import channel_grid
 from .grid_settings import GridSettings
@@ -73,6 +73,7 @@ __all__ = [
     "predict",
     # export
     "grid_png",
+    "grid_pngs",
     "layer_npy",
     "capture_npz",
     "stats_csv",

@@ -1,16 +1,24 @@
-"""Every channel of a layer in one Plotly figure that stays fast at 2048 channels.
+"""Every channel of a layer in one Plotly figure that stays fast and readable at 2048 channels.
 
 A subplot per channel costs seconds to build and more to draw (see ``bench/``), so the figure is built
 from four traces whatever the channel count:
 
 1. the mosaic: all tiles colour-mapped here and sent as one 8-bit palette PNG (an image trace), which is
-   about a byte per pixel before compression and draws pixel-exact at any zoom;
+   about a byte per pixel before compression and draws pixel-exact at any zoom. Tiles sit on a neutral
+   grey (:func:`~featviz_core.colormaps.surround`) so that the brightest and darkest colours of every map
+   stay visible, where a white page would swallow the top of ``hot`` and ``gray``;
 2. a transparent heatmap over it that carries the raw values for hover (channel, position, value). It is
    pooled into k×k block means so that the whole figure stays near :data:`FIGURE_BUDGET` (2 MB): seven to
    ten bytes per pixel of hover data would otherwise outweigh the picture many times. The hover says when
    a value is a block mean;
-3. the channel numbers as one text trace, in a strip above each tile;
+3. the channel numbers as one text trace, in a strip above each tile, each only where it fits;
 4. an empty marker trace whose colour bar states the scale in raw units (or 0–1 per channel).
+
+Readable at every size: no tile is laid out smaller than :data:`MIN_TILE_PX` on screen (nor narrower than its
+channel number), so a large layer gets more rows, never smaller tiles; which channels to show is the caller's
+choice (the dashboard shows a readable subset or pages, :mod:`featviz_core.selection`). A layer of single
+values (a Linear layer, logits, a pooled C×1×1 output) is drawn as a bar chart instead
+(:mod:`featviz_core.vector_figure`).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import base64
 import io
 import math
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,32 +36,76 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .capture import FeatureMap
-from .colormaps import LEVELS, lookup_table, plotly_colorscale
+from .colormaps import LEVELS, label_colour, lookup_table, plotly_colorscale, surround
 from .grid_settings import GridSettings
 from .normalize import Normalized
 from .normalize import normalize as normalize_maps
 from .shapes import ChannelView, channel_view
 
 DISPLAY_WIDTH = 900
-"""Width in screen pixels the grid is laid out for; the label strip and figure height follow from it."""
+"""Width in screen pixels the mosaic is laid out for (the grid's width in a window about 1450 px wide with
+the sidebar open); tile sizes, the label strip and the figure height follow from it."""
+PRESENTATION_WIDTH = 410
+"""A little under the mosaic's width in a 1024×768 window with the sidebar open (423 px measured in Chromium,
+whatever the colour bar's numbers): the dashboard lays the grid out for it in presentation mode, so tiles and
+channel numbers keep their sizes on a projector."""
+MIN_TILE_PX = 32
+"""Smallest on-screen tile side at the width the grid is laid out for: more channels mean more rows."""
+LABEL_FONT_PX = 12
+"""Channel numbers on screen (the presentation setting uses :data:`LARGE_LABEL_FONT_PX`)."""
+LARGE_LABEL_FONT_PX = 16
+DIGIT_EM = 0.65
+"""Width of one digit in em, generous for the fonts a browser may draw with (Source Sans 0.5, DejaVu 0.64):
+a channel number is drawn only where this estimate fits in its tile's pitch."""
 HOVER_MAX_CELLS = 100_000
 """Most hover cells per figure (each costs 7 or 10 bytes of JSON before base64)."""
 HOVER_MIN_CELLS = 50_000
 FIGURE_BUDGET = 2_000_000
 """Bytes of figure JSON aimed for: the hover layer gets what the picture leaves (never below
 :data:`HOVER_MIN_CELLS` cells, so a very large layer can still exceed it)."""
-LABEL_PX = 13
-"""Height on screen of the strip above each tile that holds its channel number."""
 TARGET_ASPECT = 1.25
 """Preferred width / height of the whole mosaic."""
 NAN_INDEX = LEVELS  # palette entry for non-finite values
-GAP_INDEX = LEVELS + 1  # palette entry for gaps between tiles (transparent)
+GAP_INDEX = LEVELS + 1  # palette entry for what surrounds the tiles: gaps, number strips, border
 NAN_RGB = (255, 0, 255)
+
+
+class TextSizes(NamedTuple):
+    """Font sizes in screen pixels for one text setting."""
+
+    label: int
+    title: int
+    subtitle: int
+    scale: int  # colour bar ticks and title, axis ticks
+    hover: int
+
+
+NORMAL_TEXT = TextSizes(label=LABEL_FONT_PX, title=16, subtitle=13, scale=12, hover=13)
+LARGE_TEXT = TextSizes(label=LARGE_LABEL_FONT_PX, title=22, subtitle=18, scale=16, hover=17)
+
+
+def text_sizes(large: bool) -> TextSizes:
+    """The figure's font sizes, normal or for presentation."""
+    return LARGE_TEXT if large else NORMAL_TEXT
+
+
+def label_width(text: str, font_px: float) -> float:
+    """Estimated on-screen width of a channel number (digits only) at ``font_px``."""
+    return len(text) * DIGIT_EM * font_px
+
+
+def strip_height(font_px: float) -> int:
+    """On-screen height of the strip above each tile that holds its number."""
+    return math.ceil(1.3 * font_px) + 2
 
 
 @dataclass(frozen=True)
 class MosaicLayout:
-    """Where each channel's tile sits, in map pixels. Tile ``i`` is at row ``i // cols``, column ``i % cols``."""
+    """Where each channel's tile sits, in map pixels. Tile ``i`` is at row ``i // cols``, column ``i % cols``.
+
+    ``gap`` separates tiles, ``label`` is the number strip above each tile and ``pad`` the border around
+    the whole mosaic, all drawn in the surround colour.
+    """
 
     channels: int
     height: int
@@ -61,6 +113,7 @@ class MosaicLayout:
     cols: int
     gap: int
     label: int
+    pad: int = 0
 
     @property
     def rows(self) -> int:
@@ -76,52 +129,84 @@ class MosaicLayout:
 
     @property
     def mosaic_width(self) -> int:
-        return self.cols * self.pitch_x - self.gap
+        return self.cols * self.pitch_x - self.gap + 2 * self.pad
 
     @property
     def mosaic_height(self) -> int:
-        return self.rows * self.pitch_y - self.gap
+        return self.rows * self.pitch_y - self.gap + 2 * self.pad
 
     def tile_origin(self, position: int) -> tuple[int, int]:
         """(top, left) of the map area of the tile at ``position``."""
         row, col = divmod(position, self.cols)
-        return row * self.pitch_y + self.label, col * self.pitch_x
+        return self.pad + row * self.pitch_y + self.label, self.pad + col * self.pitch_x
+
+    def screen_scale(self, display_width: int) -> float:
+        """Screen pixels per map pixel when the mosaic is drawn ``display_width`` wide."""
+        return display_width / self.mosaic_width
 
 
-def mosaic_layout(channels: int, height: int, width: int, display_width: int = DISPLAY_WIDTH) -> MosaicLayout:
-    """Choose columns, gaps and label strip so the mosaic is about :data:`TARGET_ASPECT` wide."""
+def mosaic_layout(channels: int, height: int, width: int, display_width: int = DISPLAY_WIDTH, *,
+                  label_font: float = LABEL_FONT_PX, label_digits: Optional[int] = None,
+                  min_tile: float = MIN_TILE_PX) -> MosaicLayout:
+    """Choose columns, gaps and label strip: about :data:`TARGET_ASPECT` wide, but never so many columns
+    that a tile is drawn under ``min_tile`` screen pixels or narrower than a ``label_digits``-digit channel
+    number at ``label_font`` (default: the digits of the highest channel index)."""
     gap = max(1, round(0.06 * width))
+    digits = label_digits or len(str(max(channels - 1, 0)))
+    tile_px = max(min_tile, label_width("0" * digits, label_font))
+    needed_scale = tile_px / min(height, width)
+    # mosaic width = cols × (width + gap) + gap (a gap-wide border on each side); solve for the scale needed
+    max_cols = max(1, math.floor((display_width / needed_scale - gap) / (width + gap)))
+    strip = strip_height(label_font)
     label = max(1, math.ceil(0.25 * height))
     cols = 1
     for _ in range(4):  # the strip height depends on the on-screen scale, which depends on the columns
-        cols = _columns(channels, height + gap + label, width + gap)
-        scale = display_width / (cols * (width + gap) - gap)
-        label = max(1, math.ceil(LABEL_PX / scale))
-    return MosaicLayout(channels, height, width, cols, gap, label)
+        cols = min(aspect_columns(channels, height + gap + label, width + gap), max_cols)
+        scale = display_width / (cols * (width + gap) + gap)
+        label = max(1, math.ceil(strip / scale))
+    return MosaicLayout(channels, height, width, cols, gap, label, pad=gap)
 
 
-def _columns(channels: int, pitch_y: int, pitch_x: int) -> int:
+def aspect_columns(channels: int, pitch_y: int, pitch_x: int) -> int:
+    """Columns that make ``channels`` tiles of this pitch about :data:`TARGET_ASPECT` wide."""
     cols = round(math.sqrt(channels * TARGET_ASPECT * pitch_y / pitch_x))
     return int(min(max(cols, 1), channels))
 
 
 def tile(values: np.ndarray, layout: MosaicLayout, fill: float) -> np.ndarray:
-    """Lay (C, h, w) ``values`` out as one 2-D mosaic with ``layout``'s gaps and strips set to ``fill``."""
+    """Lay (C, h, w) ``values`` out as one 2-D mosaic with ``layout``'s gaps, strips and border set to ``fill``."""
     c, h, w = values.shape
     rows, cols = layout.rows, layout.cols
     cells = np.full((rows * cols, layout.label + h + layout.gap, w + layout.gap), fill, dtype=values.dtype)
     cells[:c, layout.label : layout.label + h, :w] = values
     grid = cells.reshape(rows, cols, *cells.shape[1:]).transpose(0, 2, 1, 3)
-    return grid.reshape(rows * cells.shape[1], cols * cells.shape[2])[: layout.mosaic_height, : layout.mosaic_width]
+    inner = grid.reshape(rows * cells.shape[1], cols * cells.shape[2])[
+        : rows * layout.pitch_y - layout.gap, : cols * layout.pitch_x - layout.gap
+    ]
+    return np.pad(inner, layout.pad, constant_values=fill) if layout.pad else inner
+
+
+def is_vector(view: ChannelView) -> bool:
+    """True when every channel is a single value (a vector, a scalar, C×1×1 maps): drawn as bars, not tiles."""
+    return tuple(view.maps.shape[1:]) == (1, 1)
 
 
 @dataclass(frozen=True)
 class PreparedGrid:
-    """What both the on-screen grid and the exported PNG draw: the maps, their colours, and which channels."""
+    """What both the on-screen grid and the exported PNG draw: the maps, their colours, and which channels.
+
+    ``requested`` is the normalization asked for; ``normalized.mode`` can differ for single values, where a
+    per-channel range means nothing and one shared scale is used instead.
+    """
 
     view: ChannelView
     normalized: Normalized
     shown: list[int]
+    requested: str
+
+    @property
+    def vector(self) -> bool:
+        return is_vector(self.view)
 
     def indices(self, layout: MosaicLayout) -> np.ndarray:
         """The mosaic as palette indices: colour levels, :data:`NAN_INDEX`, :data:`GAP_INDEX`."""
@@ -132,26 +217,37 @@ class PreparedGrid:
         return tile(index, layout, GAP_INDEX)
 
 
+VECTOR_NORMALIZATION = "per_layer"
+"""What single values are drawn with when per-channel min–max is asked for (it would make every one the same)."""
+
+
 def prepare_grid(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], settings: GridSettings) -> PreparedGrid:
     """Reshape to channel maps, normalize, and check the channel selection."""
     view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
-    normalized = normalize_maps(view.maps, settings.normalize, percentiles=settings.percentiles,
+    mode = settings.normalize
+    if is_vector(view) and mode == "per_channel":
+        mode = VECTOR_NORMALIZATION
+    normalized = normalize_maps(view.maps, mode, percentiles=settings.percentiles,
                                 vmin=settings.vmin, vmax=settings.vmax)
     shown = list(range(view.channels)) if settings.order is None else list(settings.order)
     if not shown:
         raise ValueError("No channels to show.")
     if min(shown) < 0 or max(shown) >= view.channels:
         raise ValueError(f"Channel indices must be in 0…{view.channels - 1}.")
-    return PreparedGrid(view, normalized, shown)
+    return PreparedGrid(view, normalized, shown, settings.normalize)
+
+
+def palette(colormap: str) -> np.ndarray:
+    """(LEVELS + 2, 3) uint8: the colour map, then the colour of non-finite values, then the surround."""
+    return np.vstack([lookup_table(colormap), NAN_RGB, surround(colormap)]).astype(np.uint8)
 
 
 def mosaic_png(prepared: PreparedGrid, layout: MosaicLayout, colormap: str) -> bytes:
-    """The colour-mapped mosaic as an 8-bit palette PNG with transparent gaps."""
-    palette = np.vstack([lookup_table(colormap), NAN_RGB, (0, 0, 0)]).astype(np.uint8)
+    """The colour-mapped mosaic as an 8-bit palette PNG, tiles on their surround grey."""
     image = Image.fromarray(prepared.indices(layout), mode="P")
-    image.putpalette(palette.reshape(-1).tolist())
+    image.putpalette(palette(colormap).reshape(-1).tolist())
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", transparency=GAP_INDEX, compress_level=1)
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
@@ -169,8 +265,10 @@ def channel_grid(
 
     ``fmap`` is a captured :class:`FeatureMap` or a tensor of one sample (any shape: see
     :func:`~featviz_core.channel_view`). How it is drawn is a :class:`GridSettings`, or its fields given as
-    keywords (``normalize="per_layer"``, ``colormap="magma"``, ``order=[5, 0, 3]``, ...). ``subtitle`` goes
-    under the title (the UI names the model and weights there); ``value_name`` titles the colour bar.
+    keywords (``normalize="per_layer"``, ``colormap="magma"``, ``order=[5, 0, 3]``, ``large_text=True``,
+    ...). ``subtitle`` goes under the title (the UI names the model and weights there); ``value_name``
+    titles the colour bar. ``display_width`` is the mosaic's width on screen: no tile is laid out smaller
+    than :data:`MIN_TILE_PX` at it. A layer of single values is drawn as a bar chart on one shared scale.
     ``figure.layout.meta["featviz"]`` records what was drawn.
 
     Example::
@@ -180,13 +278,23 @@ def channel_grid(
         >>> figure = fv.channel_grid(maps["conv1"], normalize="per_layer", colormap="magma")
         >>> figure.layout.meta["featviz"]["channels_shown"]
         32
+        >>> fv.channel_grid(maps["fc2"]).layout.meta["featviz"]["drawn_as"]     # 10 logits: a bar chart
+        'bars'
     """
     settings = GridSettings.of(settings, **options)
-    colormap = settings.colormap
     prepared = prepare_grid(fmap, settings)
+    heading = title or default_title(fmap, prepared.view, len(prepared.shown))
+    if prepared.vector:
+        from .vector_figure import vector_figure  # imports this module
+
+        return vector_figure(prepared, settings, heading=heading, subtitle=subtitle, display_width=display_width,
+                             value_name=value_name)
+    colormap = settings.colormap
+    sizes = text_sizes(settings.large_text)
     view, normalized, shown = prepared.view, prepared.normalized, prepared.shown
     _, h, w = view.maps.shape
-    layout = mosaic_layout(len(shown), h, w, display_width)
+    layout = mosaic_layout(len(shown), h, w, display_width, label_font=sizes.label,
+                           label_digits=len(str(max(shown))))
     png = mosaic_png(prepared, layout, colormap)
 
     figure = go.Figure()
@@ -197,15 +305,14 @@ def channel_grid(
         )
     )
     figure.add_trace(_hover_trace(view, layout, shown, FIGURE_BUDGET - len(figure.data[0].source)))
-    figure.add_trace(_label_trace(layout, shown, display_width))
-    figure.add_trace(_colorbar_trace(normalized, colormap, value_name))
-    heading = title or _default_title(fmap, view, len(shown))
-    if subtitle:
-        heading += f"<br><sup>{subtitle}</sup>"
+    labels = _label_trace(layout, shown, display_width, font_size=sizes.label, colour=label_colour(colormap))
+    figure.add_trace(labels)
+    top = figure_heading(figure, heading, subtitle, sizes)
+    mosaic_height = display_width * layout.mosaic_height / layout.mosaic_width
+    figure.add_trace(_colorbar_trace(normalized, colormap, value_name, sizes, mosaic_height))
     figure.update_layout(
-        title=dict(text=heading, font=dict(size=14)),
-        margin=dict(l=4, r=4, t=56 if subtitle else 40, b=4),
-        height=int(min(max(display_width * layout.mosaic_height / layout.mosaic_width + 48, 260), 1800)),
+        margin=dict(l=4, r=4, t=top, b=4),
+        height=int(max(mosaic_height + top + 8, 260)),
         xaxis=dict(
             visible=False, range=[-0.5, layout.mosaic_width - 0.5], constrain="domain", constraintoward="left"
         ),
@@ -215,6 +322,7 @@ def channel_grid(
         ),
         dragmode="zoom",
         hovermode="closest",
+        hoverlabel=dict(font=dict(size=sizes.hover)),
         showlegend=False,
         meta={
             "featviz": {
@@ -222,13 +330,28 @@ def channel_grid(
                 "channels_shown": len(shown),
                 "map_shape": [h, w],
                 "kind": view.kind,
+                "drawn_as": "tiles",
                 "normalization": normalized.mode,
                 "colormap": colormap,
                 "columns": layout.cols,
+                "display_width": display_width,
+                "tile_px": round(min(h, w) * layout.screen_scale(display_width), 1),
+                "label_px": sizes.label,
+                "labels_drawn": len(labels.text),
+                "large_text": settings.large_text,
             }
         },
     )
     return figure
+
+
+def figure_heading(figure: go.Figure, heading: str, subtitle: Optional[str], sizes: TextSizes) -> int:
+    """Set the title (and the subtitle under it, at a readable size); returns the top margin it needs."""
+    text = heading
+    if subtitle:
+        text += f"<br><span style='font-size:{sizes.subtitle}px'>{subtitle}</span>"
+    figure.update_layout(title=dict(text=text, font=dict(size=sizes.title)))
+    return int(1.6 * sizes.title + (1.5 * sizes.subtitle if subtitle else 0) + 16)
 
 
 def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], budget: int) -> go.Heatmap:
@@ -265,8 +388,8 @@ def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], budg
     block = "" if k == 1 else f" (mean of {k}×{k})"
     return go.Heatmap(
         z=z,
-        x=_centres(layout.cols, ww, k, w, layout.pitch_x, 0),
-        y=_centres(layout.rows, hh, k, h, layout.pitch_y, layout.label),
+        x=_centres(layout.cols, ww, k, w, layout.pitch_x, 0, layout.pad),
+        y=_centres(layout.rows, hh, k, h, layout.pitch_y, layout.label, layout.pad),
         customdata=custom,
         hovertemplate=(
             "channel %{customdata[0]}<br>y %{customdata[1]}, x %{customdata[2]}<br>"
@@ -284,13 +407,13 @@ def _hover_cells(layout: MosaicLayout, hh: int, ww: int) -> int:
     return (layout.rows * (hh + 2) - 1) * (layout.cols * (ww + 1) - 1)
 
 
-def _centres(tiles: int, cells: int, k: int, size: int, pitch: int, offset: int) -> np.ndarray:
+def _centres(tiles: int, cells: int, k: int, size: int, pitch: int, offset: int, pad: int = 0) -> np.ndarray:
     """Centres, in mosaic pixels, of the hover cells along one axis: [strip], cells, gap, per tile."""
     centres: list[float] = []
     for t in range(tiles):
-        start = t * pitch + offset
+        start = pad + t * pitch + offset
         if offset:
-            centres.append(t * pitch + offset / 2 - 0.5)
+            centres.append(pad + t * pitch + offset / 2 - 0.5)
         for j in range(cells):
             centres.append(start + j * k + (min(k, size - j * k) - 1) / 2)
         if t < tiles - 1:
@@ -298,42 +421,76 @@ def _centres(tiles: int, cells: int, k: int, size: int, pitch: int, offset: int)
     return np.asarray(centres, dtype=np.float32)
 
 
-def _label_trace(layout: MosaicLayout, shown: list[int], display_width: int) -> go.Scatter:
-    positions = np.arange(len(shown))
+def label_fits(text: str, layout: MosaicLayout, display_width: int, font_size: float) -> bool:
+    """Whether a channel number fits its tile's pitch (tile and gap) on screen without touching the next."""
+    return label_width(text, font_size) <= layout.pitch_x * layout.screen_scale(display_width)
+
+
+def _label_trace(layout: MosaicLayout, shown: list[int], display_width: int, font_size: float = LABEL_FONT_PX,
+                 colour: tuple[int, int, int] = (0, 0, 0)) -> go.Scatter:
+    """Channel numbers at the left of each tile's strip, each one only where it fits (hover always tells)."""
+    texts = [str(i) for i in shown]
+    keep = np.asarray([label_fits(text, layout, display_width, font_size) for text in texts], dtype=bool)
+    positions = np.flatnonzero(keep)
     rows, cols = np.divmod(positions, layout.cols)
-    scale = display_width / layout.mosaic_width
-    digits = len(str(max(shown)))
-    size = float(np.clip(layout.width * scale / (0.62 * digits), 7, 11))
     return go.Scatter(
-        x=(cols * layout.pitch_x - 0.5).astype(np.float32),
-        y=(rows * layout.pitch_y + layout.label / 2 - 0.5).astype(np.float32),
-        text=[str(i) for i in shown],
+        x=(layout.pad + cols * layout.pitch_x - 0.5).astype(np.float32),
+        y=(layout.pad + rows * layout.pitch_y + layout.label / 2 - 0.5).astype(np.float32),
+        text=[texts[p] for p in positions],
         mode="text",
         textposition="middle right",
-        textfont=dict(size=size),
+        textfont=dict(size=font_size, color="rgb({},{},{})".format(*colour)),
         hoverinfo="skip",
         name="channel numbers",
     )
 
 
-def _colorbar_trace(normalized: Normalized, colormap: str, value_name: str) -> go.Scatter:
+def _colorbar_trace(normalized: Normalized, colormap: str, value_name: str,
+                    sizes: TextSizes = NORMAL_TEXT, plot_height: float = 400) -> go.Scatter:
+    low, high, title = colour_scale(normalized, value_name)
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", hoverinfo="skip", name="scale",
+        marker=dict(
+            colorscale=plotly_colorscale(colormap), cmin=low, cmax=high, color=[low], showscale=True,
+            colorbar=colorbar(title, sizes, plot_height),
+        ),
+    )
+
+
+def colour_scale(normalized: Normalized, value_name: str) -> tuple[float, float, str]:
+    """(low, high, title) of the colour bar: raw units on a shared scale, else each channel's own 0–1."""
     if normalized.shared_scale:
         low, high, title = float(normalized.low[0]), float(normalized.high[0]), value_name
     else:
         low, high, title = 0.0, 1.0, "per channel<br>0 = min, 1 = max"
     if high <= low:
         high = low + 1e-6
-    return go.Scatter(
-        x=[None], y=[None], mode="markers", hoverinfo="skip", name="scale",
-        marker=dict(
-            colorscale=plotly_colorscale(colormap), cmin=low, cmax=high, color=[low], showscale=True,
-            colorbar=dict(title=dict(text=title, side="right"), thickness=12, len=0.85),
-        ),
-    )
+    return low, high, title
 
 
-def _default_title(fmap: object, view: ChannelView, shown: int) -> str:
+MAX_COLORBAR_PX = 480
+"""A colour bar is at most this tall, at the top of the plot: a 256-tile page is taller than a screen."""
+
+
+def colorbar(title: str, sizes: TextSizes, plot_height: float) -> dict:
+    """A colour bar with an outline, so a map that ends in white (``hot``, ``gray``) still shows its top."""
+    return dict(title=dict(text=title, side="right", font=dict(size=sizes.scale)), thickness=12 + sizes.scale // 4,
+                lenmode="pixels", len=min(0.85 * plot_height, MAX_COLORBAR_PX), y=1, yanchor="top",
+                outlinewidth=1, outlinecolor="#444", tickfont=dict(size=sizes.scale))
+
+
+def default_title(fmap: object, view: ChannelView, shown: int) -> str:
+    """``conv1 · Conv2d · all 32 channels of 26×26``; single values are counted as such."""
     name = f"{fmap.name} · {fmap.module_type} · " if isinstance(fmap, FeatureMap) else ""
     _, h, w = view.maps.shape
-    count = f"all {view.channels} channels" if shown == view.channels else f"{shown} of {view.channels} channels"
+    if view.kind in ("vector", "scalar"):
+        values = "1 value" if view.channels == 1 else f"{view.channels} values"
+        return f"{name}{('all ' + values) if view.channels > 1 else values}" if shown == view.channels \
+            else f"{name}{shown} of {values}"
+    if view.channels == 1:
+        count = "1 channel"
+    else:
+        count = f"all {view.channels} channels" if shown == view.channels else f"{shown} of {view.channels} channels"
+    if is_vector(view):
+        return f"{name}{count} of 1×1, one value each"
     return f"{name}{count} of {h}×{w}"

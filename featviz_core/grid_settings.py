@@ -13,10 +13,12 @@ from .normalize import DEFAULT_PERCENTILES, NORMALIZATIONS
 
 @dataclass(frozen=True)
 class GridSettings:
-    """Normalization, colour map and which channels, in what order.
+    """Normalization, colour map, which channels in what order, and the text size.
 
     ``percentiles`` is used by the ``"percentile"`` normalization, ``vmin``/``vmax`` by ``"raw"`` (None:
     the layer's own minimum or maximum). ``order`` picks and orders channels (None: all, by index).
+    ``large_text`` is the presentation setting: channel numbers, titles and scales drawn large enough to read
+    on a projector (on screen and in the PNG).
     Hashable, so it can be part of a cache key; unknown normalizations and colour maps are refused here.
 
     Example::
@@ -35,6 +37,7 @@ class GridSettings:
     vmin: Optional[float] = None
     vmax: Optional[float] = None
     order: Optional[tuple[int, ...]] = None
+    large_text: bool = False
 
     def __post_init__(self) -> None:
         if self.normalize not in NORMALIZATIONS:
@@ -44,6 +47,7 @@ class GridSettings:
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
         if self.order is not None:
             object.__setattr__(self, "order", tuple(int(i) for i in self.order))
+        object.__setattr__(self, "large_text", bool(self.large_text))
 
     def with_order(self, order: Optional[Sequence[int]]) -> GridSettings:
         return replace(self, order=None if order is None else tuple(order))

@@ -39,7 +39,7 @@ def channel_view(tensor: torch.Tensor) -> ChannelView:
         return ChannelView(
             t.reshape(-1, 1, 1),
             "vector",
-            f"This layer outputs a vector of {shape[0]} values, not spatial maps: each tile is one value.",
+            f"This layer outputs a vector of {shape[0]} values, not spatial maps: each bar is one value.",
         )
     if t.dim() == 2:
         return _tokens_or_matrix(t)

@@ -335,3 +335,11 @@ def hover_tile(page, channel_position: int = 0, attempts: int = 5) -> str:
                 raise
             page.mouse.move(0, 0)
     return ""
+
+
+def click_tile(page, channel_position: int = 0) -> str:
+    """Click the centre of a tile, as a person opening that channel would; returns the hover label there."""
+    text = hover_tile(page, channel_position)
+    x, y = settle(page, _TILE_CENTRE_JS, [GRID, channel_position], until=lambda point: point is not None)
+    page.mouse.click(x, y)
+    return text

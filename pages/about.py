@@ -33,8 +33,9 @@ for key, label in NORMALIZATIONS.items():
     st.markdown(f"* **{label}**: {explanation}")
 st.markdown(
     """
-Layers whose output is not a stack of maps are still shown: a vector as one tile per value, a vision
-transformer's tokens laid out on their patch grid, channels-last blocks turned around. The page says so
-above the grid whenever it does this.
+Layers whose output is not a stack of maps are still shown: a vector (a Linear layer, the logits, a pooled
+1×1 output) as a bar chart with one bar per value on one shared scale, a vision transformer's tokens laid
+out on their patch grid, channels-last blocks turned around. The page says so above the grid whenever it
+does this.
 """
 )

@@ -7,15 +7,18 @@ from PIL import Image
 
 import featviz_core as fv
 from featviz_core import settings
-from featviz_core.export import capture_npz_size
+from featviz_core.export import capture_npz_size, grid_zip, png_page_count
 from featviz_core.figures import prediction_chart
+from featviz_core.grid import DISPLAY_WIDTH, PRESENTATION_WIDTH, is_vector
 from featviz_core.images import image_notes
+from featviz_core.selection import PAGE_SIZE, ChannelSelection
 from featviz_core.shapes import ChannelView, channel_view
-from featviz_core.stats import NOISE_THRESHOLD, ChannelStats
+from featviz_core.stats import MIN_NOISE_SIZE, NOISE_THRESHOLD, ChannelStats, layer_values
 from featviz_ui.caches import cached_grid, cached_stats
-from featviz_ui.controls import ORDER_LABELS, pick_channel_order, pick_display, pick_layer
+from featviz_ui.controls import PAGE_KEY, pick_channel_order, pick_display, pick_layer
 from featviz_ui.page import show_messages, start_page, stop_page
 from featviz_ui.state import keep_choice, persistent_choice
+from featviz_ui.tile_clicks import tile_clicks
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
 
@@ -29,13 +32,13 @@ def model_input(model: fv.LoadedModel, captured: fv.Capture) -> Image.Image:
 
 
 def layer_facts(fmap: fv.FeatureMap, view: ChannelView) -> None:
-    values = fmap.tensor.float()
+    values = layer_values(fmap)  # from the exact values, not the float16 copy the grid draws
     st.markdown(
         f"**Layer** `{fmap.name}`  \n"
         f"**Type** {fmap.module_type}  \n"
         f"**Output shape** {' × '.join(map(str, fmap.shape)) or 'scalar'}  \n"
         f"**Shown as** {view.channels} maps of {view.maps.shape[1]}×{view.maps.shape[2]}  \n"
-        f"**Values** min {values.min().item():.4g} · mean {values.mean().item():.4g} · max {values.max().item():.4g}"
+        f"**Values** min {values.min:.4g} · mean {values.mean:.4g} · max {values.max:.4g}"
     )
     for note in (fmap.note, view.note):
         if note:
@@ -62,8 +65,9 @@ def file_stem(model: fv.LoadedModel, layer: str) -> str:
 
 
 def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.FeatureMap,
-              stats: ChannelStats, grid: fv.GridSettings) -> None:
-    """The grid as a slide-ready PNG, the raw arrays, the statistics; files are built only when clicked.
+              stats: ChannelStats, grid: fv.GridSettings, shown: str = "") -> None:
+    """The grid as a slide-ready PNG (a ZIP of pages when its tiles need more than one), the raw arrays, the
+    statistics; files are built only when clicked. ``shown`` says which channels the grid holds.
 
     The cache keeps activations in float16, so raw-value downloads run the model again in float32.
     """
@@ -73,13 +77,26 @@ def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.Featu
         return fv.capture(model, image.image)
 
     stem = file_stem(model, fmap.name)
-    caption = f"{model.label} · {fmap.name} ({fmap.module_type}) · {grid.describe()} · {image_name}"
+    caption = " · ".join(
+        part for part in (f"{model.label} · {fmap.name} ({fmap.module_type})", shown, grid.describe(), image_name)
+        if part
+    )
     png, npy, npz, csv = st.columns(4)
     with_caption = png.toggle("Caption on the PNG", value=True, key="png_caption")
-    png.download_button(
-        "Grid as PNG", key="download_png", file_name=f"{stem}.png", mime="image/png", on_click="ignore",
-        icon=":material/image:", data=lambda: fv.grid_png(fmap, grid, caption=caption if with_caption else None),
-    )
+    png_caption = caption if with_caption else None
+    pages = png_page_count(fmap, grid, caption=png_caption)
+    if pages == 1:
+        png.download_button(
+            "Grid as PNG", key="download_png", file_name=f"{stem}.png", mime="image/png", on_click="ignore",
+            icon=":material/image:", data=lambda: fv.grid_png(fmap, grid, caption=png_caption),
+        )
+    else:
+        png.download_button(
+            f"Grid as ZIP ({pages} pages)", key="download_png", file_name=f"{stem}.zip", mime="application/zip",
+            on_click="ignore", icon=":material/folder_zip:",
+            help=f"At 96 px a tile these channels do not fit one image: {pages} PNG pages, each numbered.",
+            data=lambda: grid_zip(fv.grid_pngs(fmap, grid, caption=png_caption), stem),
+        )
     npy.download_button(
         "This layer as .npy", key="download_npy", file_name=f"{stem}.npy", mime="application/octet-stream",
         on_click="ignore", icon=":material/data_array:", data=lambda: fv.layer_npy(exact()[fmap.name]),
@@ -101,6 +118,13 @@ def downloads(model: fv.LoadedModel, image, captured: fv.Capture, fmap: fv.Featu
         "Statistics as CSV", key="download_csv", file_name=f"{stem}_stats.csv", mime="text/csv",
         on_click="ignore", icon=":material/table:", data=lambda: fv.stats_csv(stats),
     )
+
+
+def open_channel(channel: int) -> None:
+    """A tile was clicked: show that channel up close (before the rerun, so its widgets start on it)."""
+    st.session_state["channel"] = channel
+    st.session_state["closeup_open"] = True
+    st.toast(f"Channel {channel} opened below, under *One channel up close*.")
 
 
 def channel_statistics(stats: ChannelStats) -> None:
@@ -139,11 +163,16 @@ def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.Featur
     keep_choice("channel")
     row = stats.row(channel)
     flags = [flag for flag in ("dead", "constant", "noise_like") if row[flag]]
+    not_applicable = (
+        " · constant, noise-like: n/a (a single value)" if row["constant"] is None
+        else f" · noise-like: n/a (maps under {MIN_NOISE_SIZE}×{MIN_NOISE_SIZE})" if row["noise_like"] is None
+        else ""
+    )
     right.markdown(
         f"mean {row['mean']:.4g} · max {row['max']:.4g} at {row['max_at']} · std {row['std']:.4g} · "
         f"sparsity {row['sparsity']:.0%} · high-frequency energy "
         f"{'n/a' if row['hf_energy'] is None else format(row['hf_energy'], '.2f')}"
-        + (f" · **{', '.join(f.replace('_', '-') for f in flags)}**" if flags else "")
+        + (f" · **{', '.join(f.replace('_', '-') for f in flags)}**" if flags else "") + not_applicable
     )
     box = st.expander(f"Heatmap, overlay and histogram of channel {channel}", key="closeup_open", on_change="rerun")
     if not box.open:
@@ -185,8 +214,9 @@ with st.sidebar:
     display = pick_display()
     fmap = captured[layer]
     stats = cached_stats(ctx.capture_key, fmap)
-    order = pick_channel_order(stats)
-    grid = display.with_order(order)
+    bars = is_vector(channel_view(fmap.tensor))  # single values: one bar chart, never cut or paged
+    selection = pick_channel_order(stats, page_size=None if bars else PAGE_SIZE)
+    grid = display.with_order(selection.channels)
 
 view = channel_view(fmap.tensor)
 first, second, third, fourth = st.columns([1, 1, 1.2, 1.6])
@@ -206,28 +236,54 @@ with fourth:
         st.caption(f"Image: {note}.")
 
 st.markdown(f"**{fmap.name}**: {stats.summary()}")
-if not order:
+if not selection.channels:
     st.info("No channels left to show: every channel is dead. Turn off *Hide dead channels*.")
     stop_page(ctx, messages)
+
+
+def show_everything() -> None:
+    st.session_state["show"] = "all"
+    st.session_state.pop(PAGE_KEY, None)  # from the first page
+
+
+def grid_heading(selection: ChannelSelection) -> None:
+    """Exactly which channels the grid shows, and the way to the others: "Show all" or the pages."""
+    text, action = st.columns([3, 2], vertical_alignment="center")
+    text.caption(f"{selection.description}.")
+    if selection.pages > 1:
+        with action:
+            st.pagination(selection.pages, key=PAGE_KEY)
+    elif selection.is_subset and st.session_state.get("show") == "auto":
+        pages = -(-selection.available // PAGE_SIZE)
+        action.button(f"Show all {selection.available}", key="show_all", icon=":material/grid_view:",
+                      on_click=show_everything,
+                      help=f"Every channel, {PAGE_SIZE} to a page ({pages} pages)" if pages > 1 else None)
+
+
+def grid_caption(meta: dict, grid: fv.GridSettings) -> str:
+    if meta["drawn_as"] == "bars":
+        return " ".join(part for part in (
+            "Each channel is one value, drawn as a bar on one shared scale in raw units (black line: zero); "
+            f"colours: {meta['normalization'].replace('_', ' ')}, {grid.colormap}.", meta["note"],
+            "Drag to zoom into a range of channels, double-click to reset; hover for channel and value; click a "
+            "bar to open that channel below.") if part)
+    return (f"Colours: {grid.describe()}. Click a tile to open that channel below; drag to zoom, double-click to "
+            "reset; hover for channel, position and raw value.")
+
+
+grid_heading(selection)
 try:
-    figure = cached_grid(ctx.capture_key, fmap, grid, model.label)
+    figure = cached_grid(ctx.capture_key, fmap, grid, model.label,
+                         display_width=PRESENTATION_WIDTH if grid.large_text else DISPLAY_WIDTH)
 except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
     stop_page(ctx, messages)
 st.plotly_chart(figure, width="stretch", key="grid", config={"displaylogo": False, "scrollZoom": False})
-meta = figure.layout.meta["featviz"]
-by = st.session_state.get("order_by", "index")
-shown = (
-    f"All {meta['channels_total']} channels, numbered from 0"
-    if meta["channels_shown"] == meta["channels_total"] and by == "index"
-    else f"{meta['channels_shown']} of {meta['channels_total']} channels, ordered by {ORDER_LABELS[by].lower()}"
-)
-st.caption(
-    f"{shown}. Colours: {grid.describe()}. "
-    "Drag to zoom, double-click to reset; hover for channel, position and raw value."
-)
+tile_clicks("grid", open_channel)
+st.caption(grid_caption(figure.layout.meta["featviz"], grid))
 
-downloads(model, ctx.image, captured, fmap, stats, grid)
+downloads(model, ctx.image, captured, fmap, stats, display.with_order(selection.exported),
+          shown=selection.description if selection.is_subset and selection.pages == 1 else "")
 channel_statistics(stats)
 channel_closeup(model, captured, fmap, stats, grid.colormap)
 inside_layer(model, fmap)

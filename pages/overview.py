@@ -53,8 +53,12 @@ marked = st.multiselect("Layers to include", layers, default=list(dict.fromkeys(
 
 
 def report() -> str:
-    grids = [(f"{name} · {captured[name].module_type} · {' × '.join(map(str, captured[name].shape))}",
-              fv.grid_png(captured[name], caption=f"{model.label} · {name}")) for name in marked]
+    grids = []
+    for name in marked:  # a layer whose tiles need several PNG pages (e.g. 2048 channels) adds each page
+        pages = fv.grid_pngs(captured[name], caption=f"{model.label} · {name}")
+        heading = f"{name} · {captured[name].module_type} · {' × '.join(map(str, captured[name].shape))}"
+        grids += [(heading + (f" · page {number} of {len(pages)}" if len(pages) > 1 else ""), png)
+                  for number, png in enumerate(pages, start=1)]
     return fv.review_report(
         title=f"featviz review: {model.name}", model_label=model.label, image=ctx.image.image,
         image_name=ctx.image.name, predictions=fv.predict(model, captured, top=5),

@@ -57,6 +57,11 @@ with st.sidebar:
     display = pick_display()
 
 st.markdown(LESSON)
+st.caption(
+    f"Colours: {display.describe()}, each side on its own scale (its colour bar states it): random weights "
+    "give values of another size, so one scale for both would leave one side blank. Compare patterns here; "
+    "compare values on *Compare two images* or in the statistics."
+)
 columns = st.columns(2)
 for column, (model, key), captured, side in zip(columns, pair, captures, ("trained", "untrained"), strict=True):
     with column:

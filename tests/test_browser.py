@@ -21,6 +21,7 @@ from featviz_ui.testing import (
     GRID,
     TIMEOUT_MS,
     choose,
+    click_tile,
     dashboard,
     grid_title,
     hover_tile,
@@ -89,14 +90,14 @@ def test_layer_and_normalization_changes_redraw_the_grid(page):
     wait_for_grid(page, "conv1 · Conv2d · all 64 channels of 112×112", TIMEOUT_MS)
     timings = {}
     for layer, expected in (
-        ("layer1.0.conv1", "all 64 channels of 56×56"), ("layer4.0.conv1", "all 512 channels of 7×7")
+        ("layer1.0.conv1", "all 64 channels of 56×56"), ("layer4.0.conv1", "64 of 512 channels of 7×7")
     ):
         start = choose(page, "Layer", layer)
         wait_for_grid(page, f"{layer} · Conv2d · {expected}", TIMEOUT_MS)
         timings[f"layer -> {expected}"] = time.perf_counter() - start
     start = choose(page, "Normalization", "Symmetric around zero")
     wait_for_meta(page, "normalization", "symmetric", TIMEOUT_MS)
-    wait_for_grid(page, "all 512 channels", TIMEOUT_MS)
+    wait_for_grid(page, "64 of 512 channels", TIMEOUT_MS)  # a large layer opens on its 64 most active
     timings["normalization -> symmetric (512 channels)"] = time.perf_counter() - start
     colorbar = settle(page, "(s) => document.querySelector(s).data[3].marker", GRID)
     assert colorbar["cmin"] == -colorbar["cmax"] < 0
@@ -153,6 +154,19 @@ def test_order_the_grid_and_open_a_channel_from_the_statistics_table(page):
     page.mouse.click(box["x"] + 14, box["y"] + header + 4 * row_height + row_height / 2)  # channel 4's checkbox
     wait_for_plot(page, ".st-key-closeup .js-plotly-plot", "channel 4 ·", timeout=TIMEOUT_MS)
     page.get_by_text("Channel 4 over the input the model saw").wait_for(timeout=TIMEOUT_MS)
+
+
+def test_click_a_tile_to_open_that_channel_up_close(page):
+    choose(page, "Order channels by", "Max")  # position 0 is then the strongest channel, not channel 0
+    page.wait_for_function(f"() => document.querySelector('{GRID} .textpoint')?.textContent !== '0'",
+                           timeout=TIMEOUT_MS)
+    strongest = settled_texts(page, f"{GRID} .textpoint")[0]
+    label = click_tile(page, channel_position=0)
+    channel = int(re.search(r"channel (\d+)", label).group(1))
+    assert str(channel) == strongest
+    wait_for_plot(page, ".st-key-closeup .js-plotly-plot", f"channel {channel} ·", timeout=TIMEOUT_MS)
+    page.get_by_text(f"Channel {channel} over the input the model saw").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator(".st-key-channel input").input_value() == str(channel)
 
 
 def test_compare_layers_compare_images_and_overview_pages_draw(page):

@@ -1,9 +1,12 @@
-"""channel_grid(): one mosaic whose pixels, hover values and labels match the tensor it was given."""
+"""channel_grid(): one mosaic whose pixels, hover values and labels match the tensor it was given, readable
+at every channel count (tile and label sizes, presentation text, colours that stand out), and single values
+drawn as bars."""
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import plotly.io as pio
@@ -12,8 +15,26 @@ import torch
 from PIL import Image
 
 import featviz_core as fv
-from featviz_core.colormaps import LEVELS, lookup_table
-from featviz_core.grid import DISPLAY_WIDTH, HOVER_MAX_CELLS, NAN_RGB, mosaic_layout
+from featviz_core.colormaps import (
+    COLORMAPS,
+    LEVELS,
+    MIN_SURROUND_CONTRAST,
+    contrast_ratio,
+    key_colours,
+    label_colour,
+    lookup_table,
+    surround,
+)
+from featviz_core.grid import (
+    DISPLAY_WIDTH,
+    HOVER_MAX_CELLS,
+    LARGE_LABEL_FONT_PX,
+    MIN_TILE_PX,
+    NAN_RGB,
+    PRESENTATION_WIDTH,
+    label_width,
+    mosaic_layout,
+)
 from featviz_core.normalize import NORMALIZATIONS, normalize
 
 
@@ -46,7 +67,11 @@ def test_mosaic_pixels_are_the_colour_mapped_channels():
         tile = rgba[top : top + 6, left : left + 5]
         expected = table[np.rint(normalized[channel] * (LEVELS - 1)).astype(int)]
         assert np.array_equal(tile[..., :3], expected) and (tile[..., 3] == 255).all()
-    assert rgba[0, 0, 3] == 0  # label strip / gaps are transparent
+    grey = surround("magma")
+    assert (rgba[..., 3] == 255).all()  # nothing transparent: tiles sit on their surround grey, not the page
+    top, left = layout.tile_origin(0)
+    assert tuple(rgba[0, 0, :3]) == grey and tuple(rgba[top - 1, left, :3]) == grey  # border and number strip
+    assert tuple(rgba[top, left - 1, :3]) == grey and tuple(rgba[top + 6, left, :3]) == grey  # left edge, gap below
 
 
 def test_hover_carries_raw_values_and_channel_positions():
@@ -68,10 +93,115 @@ def test_hover_is_pooled_for_large_layers_and_says_so():
     assert "mean of" in hover.hovertemplate
 
 
-def test_every_channel_is_labelled_even_at_2048():
-    figure = fv.channel_grid(torch.rand(2048, 7, 7))
+def _screen_tiles(figure, display_width: int) -> tuple[float, float, float, float]:
+    """(tile width, tile height, horizontal pitch, strip height) on screen, from the drawn mosaic's size."""
+    meta = figure.layout.meta["featviz"]
+    h, w = meta["map_shape"]
+    layout = mosaic_layout(meta["channels_shown"], h, w, display_width,
+                           label_font=meta["label_px"], label_digits=len(max(figure.data[2].text, key=len)))
+    mosaic_width = _png(figure).shape[1]
+    assert mosaic_width == layout.mosaic_width and meta["columns"] == layout.cols  # the layout that was drawn
+    scale = display_width / mosaic_width
+    return w * scale, h * scale, layout.pitch_x * scale, layout.label * scale
+
+
+@pytest.mark.parametrize("channels", [64, 512, 2048])
+def test_tiles_are_never_drawn_below_the_readable_size(channels):
+    figure = fv.channel_grid(torch.rand(channels, 7, 7))
+    tile_w, tile_h, _, _ = _screen_tiles(figure, DISPLAY_WIDTH)
+    assert min(tile_w, tile_h) >= MIN_TILE_PX
+    assert figure.layout.meta["featviz"]["tile_px"] >= MIN_TILE_PX
+    # the figure is tall enough to draw the mosaic at the laid-out width (no height cap shrinks it)
+    mosaic_height = _png(figure).shape[0] * DISPLAY_WIDTH / _png(figure).shape[1]
+    assert figure.layout.height - figure.layout.margin.t - figure.layout.margin.b >= mosaic_height
+
+
+@pytest.mark.parametrize(("channels", "large_text", "width"),
+                         [(2048, False, DISPLAY_WIDTH), (2048, True, PRESENTATION_WIDTH), (256, True, 600)])
+def test_every_channel_number_fits_its_tile_and_never_touches_the_next(channels, large_text, width):
+    figure = fv.channel_grid(torch.rand(channels, 7, 7), large_text=large_text, display_width=width)
     labels = figure.data[2]
-    assert list(labels.text) == [str(i) for i in range(2048)]
+    assert list(labels.text) == [str(i) for i in range(channels)]  # tiles are made wide enough for every one
+    size = labels.textfont.size
+    assert size >= (LARGE_LABEL_FONT_PX if large_text else 10)
+    tile_w, _, pitch, strip = _screen_tiles(figure, width)
+    widest = max(label_width(text, size) for text in labels.text)  # a generous estimate of the drawn width
+    assert widest <= pitch and strip >= size  # left-aligned in the strip above its tile: no overlap either way
+    xs, ys = np.asarray(labels.x), np.asarray(labels.y)
+    same_row = np.diff(ys) == 0
+    assert (np.diff(xs)[same_row] * width / _png(figure).shape[1] >= widest).all()
+
+
+def test_a_number_is_left_out_where_it_cannot_fit_and_hover_still_tells():
+    # 12 px wide: one column of tiles narrower than a readable two-digit number
+    figure = fv.channel_grid(torch.rand(100, 7, 7), display_width=12)
+    assert list(figure.data[2].text) == [str(i) for i in range(10)]  # one digit fits, two do not
+    assert figure.layout.meta["featviz"]["labels_drawn"] == 10
+    assert "channel %{customdata[0]}" in figure.data[1].hovertemplate
+
+
+def test_presentation_text_is_large_and_the_subtitle_readable_without_it():
+    normal = fv.channel_grid(torch.rand(64, 7, 7), subtitle="resnet18 · UNTRAINED (random weights, seed 0)")
+    large = fv.channel_grid(torch.rand(64, 7, 7), subtitle="resnet18 · UNTRAINED (random weights, seed 0)",
+                            large_text=True, display_width=PRESENTATION_WIDTH)
+
+    def subtitle_px(figure) -> int:
+        return int(re.search(r"<span style='font-size:(\d+)px'>resnet18 · UNTRAINED", figure.layout.title.text)[1])
+
+    assert subtitle_px(normal) >= 12 and normal.layout.title.font.size >= 14
+    assert subtitle_px(large) >= 16 and large.layout.title.font.size >= 16
+    assert large.data[2].textfont.size >= 16 and large.data[3].marker.colorbar.tickfont.size >= 16
+    assert large.layout.meta["featviz"]["large_text"] and not normal.layout.meta["featviz"]["large_text"]
+    # channel numbers are black or white, whichever stands out from the grey strip they sit on (not grey on grey)
+    colour = tuple(int(c) for c in re.findall(r"\d+", normal.data[2].textfont.color))
+    assert contrast_ratio(colour, surround("viridis")) >= 4.5
+
+
+@pytest.mark.parametrize("colormap", list(COLORMAPS))
+def test_both_ends_of_every_colour_map_stand_out_from_what_surrounds_the_tiles(colormap):
+    darkest, brightest, lowest, highest = key_colours(colormap)
+    grey = surround(colormap)
+    assert min(contrast_ratio(lowest, grey), contrast_ratio(highest, grey)) >= MIN_SURROUND_CONTRAST
+    assert min(contrast_ratio(darkest, grey), contrast_ratio(brightest, grey)) >= 2.95  # turbo: 2.98
+    assert contrast_ratio(label_colour(colormap), grey) >= 4.5
+    # and that grey is what the drawn mosaic has around a tile whose values reach both ends
+    maps = torch.stack([torch.linspace(0, 1, 16).reshape(4, 4), torch.zeros(4, 4)])
+    rgba = _png(fv.channel_grid(maps, normalize="per_layer", colormap=colormap))
+    layout = mosaic_layout(2, 4, 4, DISPLAY_WIDTH)
+    top, left = layout.tile_origin(0)
+    assert tuple(rgba[top, left, :3]) == tuple(lowest) and tuple(rgba[top + 3, left + 3, :3]) == tuple(highest)
+    around = [rgba[top - 1, left + 3], rgba[top + 3, left + 4], rgba[top + 4, left + 3], rgba[top, left - 1]]
+    assert all(tuple(pixel[:3]) == grey and pixel[3] == 255 for pixel in around)
+
+
+def test_a_linear_layer_is_drawn_as_bars_on_one_shared_scale_not_as_1x1_tiles():
+    model = fv.load_model("digits_cnn")
+    maps = fv.capture(model, fv.load_sample("Handwritten 7"))
+    figure = fv.channel_grid(maps["fc2"])  # the 10 logits, per-channel min–max asked for (the default)
+    assert [trace.type for trace in figure.data] == ["bar"]
+    bars = figure.data[0]
+    assert np.allclose(np.asarray(bars.y, dtype=np.float64), maps["fc2"].tensor.numpy(), rtol=1e-6)
+    assert list(bars.x) == [str(i) for i in range(10)] and "channel %{x}" in bars.hovertemplate
+    assert np.asarray(bars.customdata).reshape(-1).tolist() == list(range(10))  # what a click reads
+    meta = figure.layout.meta["featviz"]
+    assert meta["kind"] == "vector" and meta["drawn_as"] == "bars" and meta["channels_total"] == 10
+    assert meta["normalization_requested"] == "per_channel" and meta["normalization"] == "per_layer"
+    assert "does not apply to single values" in meta["note"]
+    values = maps["fc2"].tensor
+    assert (bars.marker.cmin, bars.marker.cmax) == pytest.approx((values.min().item(), values.max().item()))
+    assert figure.layout.yaxis.zeroline and "fc2 · Linear · all 10 values" in figure.layout.title.text
+
+
+@pytest.mark.parametrize("shape", [(512, 1, 1), (4096,), ()])
+def test_pooled_maps_long_vectors_and_scalars_are_bars_in_the_chosen_order(shape):
+    tensor = torch.randn(shape)
+    count = tensor.numel()
+    order = list(range(count))[::-1]
+    figure = fv.channel_grid(tensor, order=order, normalize="symmetric")
+    assert figure.data[0].type == "bar" and list(figure.data[0].x) == [str(i) for i in order]
+    assert np.allclose(np.asarray(figure.data[0].y), tensor.reshape(-1).numpy()[order])
+    assert figure.layout.meta["featviz"]["normalization"] == "symmetric" and not figure.layout.meta["featviz"]["note"]
+    pio.to_json(figure, validate=False)
 
 
 def test_order_selects_and_orders_channels():
@@ -102,7 +232,10 @@ def test_colour_bar_states_the_scale(mode):
 @pytest.mark.parametrize("shape", [(1000,), (197, 768), (56, 56, 96), (3, 4, 8, 8), (1, 1, 1), (7, 300)])
 def test_odd_shapes_draw_without_error(shape):
     figure = fv.channel_grid(torch.randn(shape))
-    assert figure.data[0].source.startswith("data:image/png")
+    if figure.layout.meta["featviz"]["drawn_as"] == "tiles":
+        assert figure.data[0].source.startswith("data:image/png")
+    else:
+        assert shape in ((1000,), (1, 1, 1)) and figure.data[0].type == "bar"
     pio.to_json(figure, validate=False)  # what Streamlit sends must serialize
 
 

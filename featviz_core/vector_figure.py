@@ -1,0 +1,89 @@
+"""A layer of single values (a Linear layer, logits, a pooled C×1×1 output) as what it is: a bar chart.
+
+As tiles, each value would be a 1×1 square, and per-channel min–max would paint every one the same colour.
+Here each channel is one bar in the chosen order, on one shared scale in raw units with a zero line, coloured
+by the colour map on the normalization's shared range (per-channel min–max falls back to the layer's range,
+and the figure says so). Bars are one typed-array trace, so 4096 values build and draw as fast as ten; the
+hover gives "channel i: value", and dragging zooms in on a range of channels.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .colormaps import plotly_colorscale, surround
+from .grid import PreparedGrid, colorbar, colour_scale, figure_heading, text_sizes
+from .grid_settings import GridSettings
+
+BAR_CHART_HEIGHT = 380
+"""Plot height in screen pixels (more for presentation text)."""
+SOLID_BARS_FROM = 200
+"""From this many bars on, bars touch (no gap): at 4096 values each is a fraction of a pixel wide."""
+
+
+def single_value_note(prepared: PreparedGrid) -> str:
+    """One sentence when the normalization asked for was replaced (per-channel min–max of single values)."""
+    if prepared.requested == prepared.normalized.mode:
+        return ""
+    return ("Per-channel min–max does not apply to single values (each channel's minimum is its maximum): "
+            "drawn on one shared scale, the layer's min–max.")
+
+
+def vector_figure(prepared: PreparedGrid, settings: GridSettings, *, heading: str, subtitle: Optional[str],
+                  display_width: int, value_name: str = "activation") -> go.Figure:
+    """Bars of ``prepared``'s values in its channel order (see :func:`featviz_core.channel_grid`)."""
+    sizes = text_sizes(settings.large_text)
+    shown = prepared.shown
+    values = prepared.view.maps.reshape(-1)[shown].numpy().astype(np.float32)
+    low, high, title = colour_scale(prepared.normalized, value_name)
+    grey = "rgb({},{},{})".format(*surround(settings.colormap))
+    plot_height = BAR_CHART_HEIGHT + 4 * (sizes.scale - 12)
+    figure = go.Figure(
+        go.Bar(
+            x=[str(channel) for channel in shown],
+            y=values,
+            marker=dict(color=values, colorscale=plotly_colorscale(settings.colormap), cmin=low, cmax=high,
+                        showscale=True, colorbar=colorbar(title, sizes, plot_height), line=dict(width=0)),
+            customdata=np.asarray(shown, dtype=np.int32).reshape(-1, 1),  # (channel,) per bar: clicks read it
+            hovertemplate="channel %{x}: %{y:.5g}<extra></extra>",
+            name="values",
+        )
+    )
+    top = figure_heading(figure, heading, subtitle, sizes)
+    note = single_value_note(prepared)
+    axis_font = dict(size=sizes.scale)
+    figure.update_layout(
+        margin=dict(l=8, r=8, t=top, b=8),
+        height=plot_height + top,
+        plot_bgcolor=grey,  # the grid's surround: white and black bars both stand out from it
+        bargap=0 if len(shown) >= SOLID_BARS_FROM else 0.15,
+        xaxis=dict(type="category", title=dict(text="channel", font=axis_font), tickfont=axis_font,
+                   showgrid=False, nticks=max(2, display_width // (4 * sizes.scale))),  # room for 4-digit numbers
+        yaxis=dict(title=dict(text=value_name, font=axis_font), tickfont=axis_font, zeroline=True,
+                   zerolinecolor="black", zerolinewidth=1.5, gridcolor="rgba(255,255,255,0.35)"),
+        hovermode="closest",
+        hoverlabel=dict(font=dict(size=sizes.hover)),
+        dragmode="zoom",
+        showlegend=False,
+        meta={
+            "featviz": {
+                "channels_total": prepared.view.channels,
+                "channels_shown": len(shown),
+                "map_shape": [1, 1],
+                "kind": "vector",
+                "view_kind": prepared.view.kind,
+                "drawn_as": "bars",
+                "normalization": prepared.normalized.mode,
+                "normalization_requested": prepared.requested,
+                "note": note,
+                "colormap": settings.colormap,
+                "display_width": display_width,
+                "label_px": sizes.scale,
+                "large_text": settings.large_text,
+            }
+        },
+    )
+    return figure
