@@ -149,18 +149,20 @@ def run(repeats: int, warmup: int) -> dict:
             page.goto(url)
             wait_for_grid(page, "conv1 · Conv2d", TIMEOUT_MS)
             wait_script_idle(page, TIMEOUT_MS)
-            model = "digits_cnn"
+            model, current = "digits_cnn", "conv1"
             for case in CASES:
                 if case.model != model:
                     log(f"browser: loading {case.model} (untrained)…")
                     use_untrained_zoo_model(page, case.model)
                     wait_script_idle(page, TIMEOUT_MS)
-                    model = case.model
+                    model, current = case.model, fingerprint(page).split(" · ")[0]  # the layer it opened on
                 log(f"browser: layer change to {case.layer} ({case.label}), {warmup} warm-up + {repeats} timed…")
                 samples = []
                 for i in range(warmup + repeats):
-                    timed_choice(page, "Layer", case.other, f"{case.other} · ")  # away (untimed), then back
+                    if current != case.other:  # away (untimed), then back
+                        timed_choice(page, "Layer", case.other, f"{case.other} · ")
                     seconds = timed_choice(page, "Layer", case.layer, f"{case.layer} · ")
+                    current = case.layer
                     if i >= warmup:
                         samples.append(seconds)
                 layer_s[case.label] = samples

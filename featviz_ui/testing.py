@@ -313,7 +313,7 @@ def use_untrained_zoo_model(page, name: str, timeout: float = TIMEOUT_MS) -> Non
     """Switch to a torchvision model with untrained weights (offline, its weights are not cached)."""
     choose(page, "Model", name)
     sidebar_click(page, "Untrained (random)")
-    wait_for_grid(page, f"{name} · UNTRAINED", timeout)
+    wait_for_plot(page, GRID, f"{name} · UNTRAINED", timeout=timeout)  # tiles or, for single values, bars
 
 
 def hover_tile(page, channel_position: int = 0, attempts: int = 5) -> str:
