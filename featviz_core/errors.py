@@ -116,19 +116,3 @@ def library_text(source: Union[str, BaseException]) -> str:
         source = f"{type(source).__name__}: {message}" if message else type(source).__name__
     return _TERMINAL_CODES.sub("", source).strip()
 
-
-def short_message(exc: BaseException, limit: int = 200) -> str:
-    """The telling line of an exception's text, cut to ``limit`` characters, for showing inside a sentence.
-
-    That is the first line, except for TorchScript, whose first line only says the interpreter failed and
-    whose last line carries the model's own error. Terminal escape codes are removed.
-    """
-    text = _TERMINAL_CODES.sub("", str(exc)).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        text = type(exc).__name__
-    elif "TorchScript interpreter" in lines[0] and len(lines) > 1:
-        text = lines[-1]
-    else:
-        text = lines[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"

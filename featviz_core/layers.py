@@ -94,9 +94,9 @@ def default_layer(captured: Capture) -> Optional[str]:
         'conv1'
     """
     for key, fmap in captured.items():
-        if _CONVOLUTION.match(fmap.module_type) and fmap.tensor.dim() == 3:
+        if _CONVOLUTION.match(fmap.module_type) and len(fmap.shape) == 3:
             return key
     for key, fmap in captured.items():
-        if fmap.tensor.dim() == 3:
+        if len(fmap.shape) == 3:
             return key
     return next(iter(captured), None)

@@ -214,11 +214,11 @@ with st.sidebar:
     display = pick_display()
     fmap = captured[layer]
     stats = cached_stats(ctx.capture_key, fmap)
-    bars = is_vector(channel_view(fmap.tensor))  # single values: one bar chart, never cut or paged
+    view = channel_view(fmap.tensor)
+    bars = is_vector(view)  # single values: one bar chart, never cut or paged
     selection = pick_channel_order(stats, page_size=None if bars else PAGE_SIZE)
     grid = display.with_order(selection.channels)
 
-view = channel_view(fmap.tensor)
 first, second, third, fourth = st.columns([1, 1, 1.2, 1.6])
 width, height = image.image.size
 first.image(image.image, caption=f"Input · {image.name} · {width}×{height}", width="stretch")

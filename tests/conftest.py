@@ -73,3 +73,25 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture
 def tiny_model() -> nn.Module:
     return tiny_residual()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    """The real dashboard (`streamlit run app.py`) for one browser test module, on its own empty TORCH_HOME."""
+    from featviz_ui.testing import dashboard
+
+    with dashboard(tmp_path_factory.mktemp("browser_torch_home")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, one per browser test module."""
+    from playwright.sync_api import sync_playwright
+
+    from featviz_ui.testing import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

@@ -15,17 +15,14 @@ import pytest
 import torch
 import torchvision
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from featviz_ui.testing import (
     GRID,
     TIMEOUT_MS,
     choose,
     click_tile,
-    dashboard,
     grid_title,
     hover_tile,
-    launch,
     settle,
     settled_box,
     settled_texts,
@@ -41,19 +38,6 @@ from tests.support.images import encode, gradient_image
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # room for a first model load on a busy machine
 VIEWPORT = {"width": 1400, "height": 1100}
 
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with dashboard(tmp_path_factory.mktemp("browser_torch_home")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

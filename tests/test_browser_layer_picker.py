@@ -6,27 +6,13 @@ Streamlit filters a select box's options in the browser, so only a browser shows
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from featviz_ui.testing import TIMEOUT_MS, dashboard, launch, settle, wait_for_grid, wait_until_idle
+from featviz_ui.testing import TIMEOUT_MS, settle, wait_for_grid, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 VIEWPORT = {"width": 1400, "height": 1100}
 OPTIONS_JS = "() => Array.from(document.querySelectorAll('[role=\"option\"]'), e => e.textContent)"
 
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with dashboard(tmp_path_factory.mktemp("browser_torch_home")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ tiles no smaller than MIN_TILE_PX on screen, for the default grid and for a full
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from featviz_core.grid import MIN_TILE_PX
-from featviz_ui.testing import GRID, TIMEOUT_MS, dashboard, launch, settle, wait_for_grid
+from featviz_ui.testing import GRID, TIMEOUT_MS, settle, wait_for_grid
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 PROJECTOR = {"width": 1024, "height": 768}
@@ -30,19 +29,6 @@ DRAWN_JS = """(selector) => {
     return {tile: Math.min(...meta.map_shape) * pxPerMapPixel, labels, title, shown: meta.channels_shown};
 }"""
 
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with dashboard(tmp_path_factory.mktemp("browser_presentation_torch_home")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def drawn(page) -> dict:
