@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Union
 
@@ -63,6 +64,11 @@ HOVER_MIN_CELLS = 50_000
 FIGURE_BUDGET = 2_000_000
 """Bytes of figure JSON aimed for: the hover layer gets what the picture leaves (never below
 :data:`HOVER_MIN_CELLS` cells, so a very large layer can still exceed it)."""
+PNG_BYTES_PER_PIXEL = 0.7
+"""What the palette PNG takes per mosaic pixel, about (0.55–0.67 measured on untrained ResNet-18 layers, 0.72
+on uniform noise): estimates the picture's share of :data:`FIGURE_BUDGET` before it is encoded."""
+JSON_PER_BYTE = 4 / 3 * 69 / 64
+"""Figure JSON per byte of binary data: base64, with Plotly writing each "/" (one character in 64) as \\u002f."""
 TARGET_ASPECT = 1.25
 """Preferred width / height of the whole mosaic."""
 NAN_INDEX = LEVELS  # palette entry for non-finite values
@@ -103,8 +109,8 @@ def strip_height(font_px: float) -> int:
 class MosaicLayout:
     """Where each channel's tile sits, in map pixels. Tile ``i`` is at row ``i // cols``, column ``i % cols``.
 
-    ``gap`` separates tiles, ``label`` is the number strip above each tile and ``pad`` the border around
-    the whole mosaic, all drawn in the surround colour.
+    ``gap`` separates tiles (``gap_y`` between rows, when it differs), ``label`` is the number strip above each
+    tile and ``pad`` the border around the whole mosaic, all drawn in the surround colour.
     """
 
     channels: int
@@ -114,10 +120,15 @@ class MosaicLayout:
     gap: int
     label: int
     pad: int = 0
+    gap_y: Optional[int] = None
 
     @property
     def rows(self) -> int:
         return math.ceil(self.channels / self.cols)
+
+    @property
+    def row_gap(self) -> int:
+        return self.gap if self.gap_y is None else self.gap_y
 
     @property
     def pitch_x(self) -> int:
@@ -125,7 +136,7 @@ class MosaicLayout:
 
     @property
     def pitch_y(self) -> int:
-        return self.label + self.height + self.gap
+        return self.label + self.height + self.row_gap
 
     @property
     def mosaic_width(self) -> int:
@@ -133,7 +144,7 @@ class MosaicLayout:
 
     @property
     def mosaic_height(self) -> int:
-        return self.rows * self.pitch_y - self.gap + 2 * self.pad
+        return self.rows * self.pitch_y - self.row_gap + 2 * self.pad
 
     def tile_origin(self, position: int) -> tuple[int, int]:
         """(top, left) of the map area of the tile at ``position``."""
@@ -147,24 +158,35 @@ class MosaicLayout:
 
 def mosaic_layout(channels: int, height: int, width: int, display_width: int = DISPLAY_WIDTH, *,
                   label_font: float = LABEL_FONT_PX, label_digits: Optional[int] = None,
-                  min_tile: float = MIN_TILE_PX) -> MosaicLayout:
+                  min_tile: float = MIN_TILE_PX, align: int = 1) -> MosaicLayout:
     """Choose columns, gaps and label strip: about :data:`TARGET_ASPECT` wide, but never so many columns
     that a tile is drawn under ``min_tile`` screen pixels or narrower than a ``label_digits``-digit channel
-    number at ``label_font`` (default: the digits of the highest channel index)."""
+    number at ``label_font`` (default: the digits of the highest channel index).
+
+    ``align`` > 1 widens gaps, strip and border a little so that every tile starts on a multiple of it: the
+    hover layer's ``align``×``align`` blocks then fall on one regular lattice (see :func:`_hover_trace`).
+    """
     gap = max(1, round(0.06 * width))
+    gap_x, gap_y = _aligned(width + gap, align) - width, _aligned(height + gap, align) - height
     digits = label_digits or len(str(max(channels - 1, 0)))
     tile_px = max(min_tile, label_width("0" * digits, label_font))
     needed_scale = tile_px / min(height, width)
     # mosaic width = cols × (width + gap) + gap (a gap-wide border on each side); solve for the scale needed
-    max_cols = max(1, math.floor((display_width / needed_scale - gap) / (width + gap)))
+    max_cols = max(1, math.floor((display_width / needed_scale - gap_x) / (width + gap_x)))
     strip = strip_height(label_font)
-    label = max(1, math.ceil(0.25 * height))
+    label = _aligned(max(1, math.ceil(0.25 * height)), align)
     cols = 1
     for _ in range(4):  # the strip height depends on the on-screen scale, which depends on the columns
-        cols = min(aspect_columns(channels, height + gap + label, width + gap), max_cols)
-        scale = display_width / (cols * (width + gap) + gap)
-        label = max(1, math.ceil(strip / scale))
-    return MosaicLayout(channels, height, width, cols, gap, label, pad=gap)
+        cols = min(aspect_columns(channels, height + gap_y + label, width + gap_x), max_cols)
+        scale = display_width / (cols * (width + gap_x) + gap_x)
+        label = _aligned(max(1, math.ceil(strip / scale)), align)
+    return MosaicLayout(channels, height, width, cols, gap_x, label, pad=_aligned(gap, align),
+                        gap_y=None if gap_y == gap_x else gap_y)
+
+
+def _aligned(pixels: int, align: int) -> int:
+    """``pixels`` rounded up to a multiple of ``align``."""
+    return -(-pixels // align) * align
 
 
 def aspect_columns(channels: int, pitch_y: int, pitch_x: int) -> int:
@@ -177,11 +199,11 @@ def tile(values: np.ndarray, layout: MosaicLayout, fill: float) -> np.ndarray:
     """Lay (C, h, w) ``values`` out as one 2-D mosaic with ``layout``'s gaps, strips and border set to ``fill``."""
     c, h, w = values.shape
     rows, cols = layout.rows, layout.cols
-    cells = np.full((rows * cols, layout.label + h + layout.gap, w + layout.gap), fill, dtype=values.dtype)
+    cells = np.full((rows * cols, layout.pitch_y, layout.pitch_x), fill, dtype=values.dtype)
     cells[:c, layout.label : layout.label + h, :w] = values
     grid = cells.reshape(rows, cols, *cells.shape[1:]).transpose(0, 2, 1, 3)
     inner = grid.reshape(rows * cells.shape[1], cols * cells.shape[2])[
-        : rows * layout.pitch_y - layout.gap, : cols * layout.pitch_x - layout.gap
+        : rows * layout.pitch_y - layout.row_gap, : cols * layout.pitch_x - layout.gap
     ]
     return np.pad(inner, layout.pad, constant_values=fill) if layout.pad else inner
 
@@ -293,8 +315,12 @@ def channel_grid(
     sizes = text_sizes(settings.large_text)
     view, normalized, shown = prepared.view, prepared.normalized, prepared.shown
     _, h, w = view.maps.shape
-    layout = mosaic_layout(len(shown), h, w, display_width, label_font=sizes.label,
-                           label_digits=len(str(max(shown))))
+    def lay_out(align: int = 1) -> MosaicLayout:
+        return mosaic_layout(len(shown), h, w, display_width, label_font=sizes.label,
+                             label_digits=len(str(max(shown))), align=align)
+
+    block = hover_block(lay_out, shown)
+    layout = lay_out(block)
     png = mosaic_png(prepared, layout, colormap)
 
     figure = go.Figure()
@@ -304,12 +330,12 @@ def channel_grid(
             x0=0, dx=1, y0=0, dy=1, hoverinfo="skip", name="mosaic",
         )
     )
-    figure.add_trace(_hover_trace(view, layout, shown, FIGURE_BUDGET - len(figure.data[0].source)))
+    figure.add_trace(_hover_trace(view, layout, shown, block))
     labels = _label_trace(layout, shown, display_width, font_size=sizes.label, colour=label_colour(colormap))
     figure.add_trace(labels)
     top = figure_heading(figure, heading, subtitle, sizes)
     mosaic_height = display_width * layout.mosaic_height / layout.mosaic_width
-    figure.add_trace(_colorbar_trace(normalized, colormap, value_name, sizes, mosaic_height))
+    figure.add_trace(colorbar_trace(normalized, colormap, value_name, sizes, mosaic_height))
     figure.update_layout(
         margin=dict(l=4, r=4, t=top, b=4),
         height=int(max(mosaic_height + top + 8, 260)),
@@ -334,6 +360,9 @@ def channel_grid(
                 "normalization": normalized.mode,
                 "colormap": colormap,
                 "columns": layout.cols,
+                "first_tile": list(layout.tile_origin(0)),
+                "pitch": [layout.pitch_y, layout.pitch_x],
+                "hover_block": block,
                 "display_width": display_width,
                 "tile_px": round(min(h, w) * layout.screen_scale(display_width), 1),
                 "label_px": sizes.label,
@@ -354,26 +383,47 @@ def figure_heading(figure: go.Figure, heading: str, subtitle: Optional[str], siz
     return int(1.6 * sizes.title + (1.5 * sizes.subtitle if subtitle else 0) + 16)
 
 
-def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], budget: int) -> go.Heatmap:
-    """Invisible heatmap with raw values (block means when pooled) and (channel, y, x) for each cell.
+def _index_type(shown: list[int], layout: MosaicLayout) -> type:
+    """One byte per hover index where channel, y and x all fit (≤ 256 channels, maps ≤ 256 px): 30 % less
+    JSON."""
+    return np.uint8 if max(max(shown), layout.height - 1, layout.width - 1) <= 255 else np.uint16
 
-    ``budget`` is the JSON bytes left for it; pooling to k×k blocks keeps it within that.
+
+def _lattice_cells(layout: MosaicLayout, block: int) -> int:
+    return -(-layout.mosaic_height // block) * -(-layout.mosaic_width // block)
+
+
+def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> int:
+    """Side ``k`` of the k×k blocks the hover layer averages, so that the figure stays near
+    :data:`FIGURE_BUDGET` once the picture has taken its share (estimated, so the PNG is encoded once, for
+    the layout aligned to k): between :data:`HOVER_MIN_CELLS` and :data:`HOVER_MAX_CELLS` cells.
+    ``lay_out(k)`` is the mosaic aligned to k."""
+    layout = lay_out(1)
+    picture_bytes = JSON_PER_BYTE * PNG_BYTES_PER_PIXEL * layout.mosaic_width * layout.mosaic_height
+    cell_bytes = JSON_PER_BYTE * (4 + 3 * np.dtype(_index_type(shown, layout)).itemsize)  # float32 + 3 indices
+    cells = int(min(max((FIGURE_BUDGET - picture_bytes - 60_000) / cell_bytes, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
+    k = max(1, math.floor(math.sqrt(_lattice_cells(layout, 1) / cells)))
+    longest = max(layout.height, layout.width)
+    while k < longest and _lattice_cells(lay_out(k) if k > 1 else layout, k) > cells:
+        k += 1
+    return k
+
+
+def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], block: int = 1) -> go.Heatmap:
+    """Invisible heatmap with raw values (means of ``block``×``block`` pixels) and (channel, y, x) per cell.
+
+    Its cells form one regular lattice over the mosaic (``layout`` is aligned to ``block``), with NaN in gaps
+    and strips: Plotly draws a regular heatmap as one small image, where irregular cells cost a rectangle each
+    on a canvas the size of the plot, several times the time of everything else on every redraw and zoom.
     """
-    c, h, w = len(shown), layout.height, layout.width
-    # one byte per index where channel, y and x all fit (≤ 256 channels, maps ≤ 256 px): 30 % less JSON
-    index_type = np.uint8 if max(max(shown), h - 1, w - 1) <= 255 else np.uint16
-    cell_bytes = 4 * (4 + 3 * np.dtype(index_type).itemsize) / 3  # float32 value + three indices, base64
-    cells = int(min(max((budget - 60_000) / cell_bytes, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
-    k = max(1, math.ceil(math.sqrt(c * h * w / cells)))
-    while k > 1 and _hover_cells(layout, math.ceil(h / (k - 1)), math.ceil(w / (k - 1))) <= cells:
-        k -= 1  # the estimate above can be one step coarse
-    while _hover_cells(layout, math.ceil(h / k), math.ceil(w / k)) > cells and k < max(h, w):
-        k += 1  # cells include each tile's label strip and gap
+    k, c = block, len(shown)
+    index_type = _index_type(shown, layout)
     maps = view.maps[shown]
     pooled = F.avg_pool2d(maps.unsqueeze(1), k, k, ceil_mode=True).squeeze(1) if k > 1 else maps
     hh, ww = pooled.shape[1:]
-    hover = MosaicLayout(c, hh, ww, layout.cols, gap=1, label=1)
-    z = tile(pooled.numpy().astype(np.float32), hover, np.nan)
+    lattice = MosaicLayout(c, hh, ww, layout.cols, gap=layout.pitch_x // k - ww, label=layout.label // k,
+                           pad=layout.pad // k, gap_y=layout.pitch_y // k - layout.label // k - hh)
+    z = tile(pooled.numpy().astype(np.float32), lattice, np.nan)
     ys = np.arange(hh, dtype=index_type) * k
     xs = np.arange(ww, dtype=index_type) * k
     ident = np.stack(
@@ -384,41 +434,21 @@ def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], budg
         ],
         axis=-1,
     )
-    custom = np.stack([tile(np.ascontiguousarray(ident[..., i]), hover, 0) for i in range(3)], axis=-1)
-    block = "" if k == 1 else f" (mean of {k}×{k})"
+    custom = np.stack([tile(np.ascontiguousarray(ident[..., i]), lattice, 0) for i in range(3)], axis=-1)
+    mean = "" if k == 1 else f" (mean of {k}×{k})"
     return go.Heatmap(
         z=z,
-        x=_centres(layout.cols, ww, k, w, layout.pitch_x, 0, layout.pad),
-        y=_centres(layout.rows, hh, k, h, layout.pitch_y, layout.label, layout.pad),
+        x0=(k - 1) / 2, dx=k, y0=(k - 1) / 2, dy=k,
         customdata=custom,
         hovertemplate=(
             "channel %{customdata[0]}<br>y %{customdata[1]}, x %{customdata[2]}<br>"
-            f"value{block} %{{z:.4g}}<extra></extra>"
+            f"value{mean} %{{z:.4g}}<extra></extra>"
         ),
         hoverongaps=False,
         showscale=False,
         opacity=0,
         name="values",
     )
-
-
-def _hover_cells(layout: MosaicLayout, hh: int, ww: int) -> int:
-    """Cells of the hover grid for pooled tiles of hh×ww: a strip row and a gap row and column per tile."""
-    return (layout.rows * (hh + 2) - 1) * (layout.cols * (ww + 1) - 1)
-
-
-def _centres(tiles: int, cells: int, k: int, size: int, pitch: int, offset: int, pad: int = 0) -> np.ndarray:
-    """Centres, in mosaic pixels, of the hover cells along one axis: [strip], cells, gap, per tile."""
-    centres: list[float] = []
-    for t in range(tiles):
-        start = pad + t * pitch + offset
-        if offset:
-            centres.append(pad + t * pitch + offset / 2 - 0.5)
-        for j in range(cells):
-            centres.append(start + j * k + (min(k, size - j * k) - 1) / 2)
-        if t < tiles - 1:
-            centres.append(start + size + (pitch - size - offset) / 2 - 0.5)
-    return np.asarray(centres, dtype=np.float32)
 
 
 def label_fits(text: str, layout: MosaicLayout, display_width: int, font_size: float) -> bool:
@@ -445,7 +475,7 @@ def _label_trace(layout: MosaicLayout, shown: list[int], display_width: int, fon
     )
 
 
-def _colorbar_trace(normalized: Normalized, colormap: str, value_name: str,
+def colorbar_trace(normalized: Normalized, colormap: str, value_name: str,
                     sizes: TextSizes = NORMAL_TEXT, plot_height: float = 400) -> go.Scatter:
     low, high, title = colour_scale(normalized, value_name)
     return go.Scatter(

@@ -5,6 +5,10 @@ Here each channel is one bar in the chosen order, on one shared scale in raw uni
 by the colour map on the normalization's shared range (per-channel min–max falls back to the layer's range,
 and the figure says so). Bars are one typed-array trace, so 4096 values build and draw as fast as ten; the
 hover gives "channel i: value", and dragging zooms in on a range of channels.
+
+Each bar's colour is computed here, with the same palette levels as the grid's tiles, and the colour bar is
+a separate trace: given numbers and a colour scale, Plotly colours each bar through its scale functions, about
+0.1 s for 1000 bars on every redraw (measured in Chromium), where given colours cost almost nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from typing import Optional
 import numpy as np
 import plotly.graph_objects as go
 
-from .colormaps import plotly_colorscale, surround
-from .grid import PreparedGrid, colorbar, colour_scale, figure_heading, text_sizes
+from .colormaps import LEVELS, lookup_table, surround
+from .grid import NAN_RGB, PreparedGrid, colorbar_trace, figure_heading, text_sizes
 from .grid_settings import GridSettings
 
 BAR_CHART_HEIGHT = 380
@@ -32,26 +36,34 @@ def single_value_note(prepared: PreparedGrid) -> str:
             "drawn on one shared scale, the layer's min–max.")
 
 
+def bar_colours(prepared: PreparedGrid, colormap: str) -> list[str]:
+    """Each shown bar's colour as ``#rrggbb``: its normalized value on the colour map's :data:`LEVELS` levels,
+    as the grid's tiles are coloured (non-finite values in the grid's NaN colour)."""
+    levels = prepared.normalized.values.reshape(-1)[prepared.shown]
+    table = np.vstack([lookup_table(colormap), NAN_RGB]).astype(np.uint8)
+    index = np.where(np.isnan(levels), LEVELS, np.rint(np.nan_to_num(levels) * (LEVELS - 1))).astype(int)
+    return ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in table[index].tolist()]
+
+
 def vector_figure(prepared: PreparedGrid, settings: GridSettings, *, heading: str, subtitle: Optional[str],
                   display_width: int, value_name: str = "activation") -> go.Figure:
     """Bars of ``prepared``'s values in its channel order (see :func:`featviz_core.channel_grid`)."""
     sizes = text_sizes(settings.large_text)
     shown = prepared.shown
     values = prepared.view.maps.reshape(-1)[shown].numpy().astype(np.float32)
-    low, high, title = colour_scale(prepared.normalized, value_name)
     grey = "rgb({},{},{})".format(*surround(settings.colormap))
     plot_height = BAR_CHART_HEIGHT + 4 * (sizes.scale - 12)
     figure = go.Figure(
         go.Bar(
             x=[str(channel) for channel in shown],
             y=values,
-            marker=dict(color=values, colorscale=plotly_colorscale(settings.colormap), cmin=low, cmax=high,
-                        showscale=True, colorbar=colorbar(title, sizes, plot_height), line=dict(width=0)),
+            marker=dict(color=bar_colours(prepared, settings.colormap), line=dict(width=0)),
             customdata=np.asarray(shown, dtype=np.int32).reshape(-1, 1),  # (channel,) per bar: clicks read it
             hovertemplate="channel %{x}: %{y:.5g}<extra></extra>",
             name="values",
         )
     )
+    figure.add_trace(colorbar_trace(prepared.normalized, settings.colormap, value_name, sizes, plot_height))
     top = figure_heading(figure, heading, subtitle, sizes)
     note = single_value_note(prepared)
     axis_font = dict(size=sizes.scale)

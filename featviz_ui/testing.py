@@ -281,18 +281,15 @@ def choose(page, label: str, option_text: str) -> float:
 
 _TILE_CENTRE_JS = """([selector, index]) => {
     const gd = document.querySelector(selector);
-    if (!gd || !gd.layout || !gd._fullData || !gd._fullLayout) return null;
+    if (!gd || !gd.layout || !gd._fullLayout) return null;
     const meta = gd.layout.meta.featviz;
-    const hover = gd._fullData[1];  // decoded typed arrays (gd.data keeps base64)
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-    // hover cell centres are listed per tile: [strip], cells, [gap]
-    const cols = meta.columns, rows = Math.ceil(meta.channels_shown / cols);
-    const row = Math.floor(index / cols), col = index % cols;
-    const perTileX = (hover.x.length + 1) / cols, perTileY = (hover.y.length + 1) / rows;
-    const x = hover.x[col * perTileX + Math.floor((perTileX - 1) / 2)];
-    const y = hover.y[row * perTileY + 1 + Math.floor((perTileY - 2) / 2)];
+    if (!xa || !ya || !xa.d2p) return null;
+    // where the grid says its tiles are (layout.meta.featviz): first tile's top left, pitch, map size
+    const [top, left] = meta.first_tile, [pitchY, pitchX] = meta.pitch, [h, w] = meta.map_shape;
+    const row = Math.floor(index / meta.columns), col = index % meta.columns;
+    const y = top + row * pitchY + Math.floor((h - 1) / 2), x = left + col * pitchX + Math.floor((w - 1) / 2);
     const box = gd.getBoundingClientRect();
-    if (!hover || !xa || !ya) return null;
     return [box.left + xa._offset + xa.d2p(x), box.top + ya._offset + ya.d2p(y)];
 }"""
 

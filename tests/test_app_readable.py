@@ -38,7 +38,7 @@ def test_2048_channels_open_readable_and_every_channel_is_reachable():
 def test_a_linear_layer_is_drawn_as_bars_and_the_caption_says_why():
     at = open_link(layer="fc2")
     spec = grid_spec(at)
-    assert [trace["type"] for trace in spec["data"]] == ["bar"]
+    assert [trace["type"] for trace in spec["data"]] == ["bar", "scatter"]  # bars and their colour bar
     assert meta(at)["kind"] == "vector" and meta(at)["drawn_as"] == "bars"
     assert "Per-channel min–max does not apply to single values" in captions(at)
     assert "All 10 channels, numbered from 0." in captions(at)

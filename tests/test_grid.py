@@ -86,6 +86,28 @@ def test_hover_carries_raw_values_and_channel_positions():
     assert "channel %{customdata[0]}" in hover.hovertemplate and hover.opacity == 0
 
 
+@pytest.mark.parametrize("shape", [(4, 3, 3), (64, 56, 56), (256, 56, 56), (3, 5, 40), (2048, 7, 7)])
+def test_hover_cells_are_one_regular_lattice_over_the_tiles(shape):
+    """Plotly draws a regular heatmap as one small image and an irregular one a rectangle per cell on a
+    plot-sized canvas (about 5× the time of the rest of the figure, on every redraw): the hover layer is a
+    regular k×k lattice, and every cell lies exactly on the block of its tile that its values come from."""
+    maps = torch.rand(*shape)
+    figure = fv.channel_grid(maps)
+    hover, meta = figure.data[1], figure.layout.meta["featviz"]
+    k = meta["hover_block"]
+    assert hover.x is None and hover.y is None and (hover.dx, hover.dy) == (k, k)
+    assert (hover.x0, hover.y0) == ((k - 1) / 2, (k - 1) / 2)  # cell (r, c) covers mosaic pixels [rk, rk + k)
+    z, custom = np.asarray(hover.z), np.asarray(hover.customdata).astype(int)
+    rows, cols = np.nonzero(~np.isnan(z))
+    channel, y, x = custom[rows, cols].T
+    (top, left), (pitch_y, pitch_x) = meta["first_tile"], meta["pitch"]
+    tile_row, tile_col = np.divmod(channel, meta["columns"])  # shown in channel order here
+    assert (rows * k == top + tile_row * pitch_y + y).all() and (cols * k == left + tile_col * pitch_x + x).all()
+    pooled = torch.nn.functional.avg_pool2d(maps.unsqueeze(1), k, k, ceil_mode=True).squeeze(1)
+    assert np.allclose(z[rows, cols], pooled[channel, y // k, x // k].numpy())
+    assert len(rows) == pooled.numel()  # every block of every tile, once
+
+
 def test_hover_is_pooled_for_large_layers_and_says_so():
     hover = fv.channel_grid(torch.rand(256, 56, 56)).data[1]
     cells = np.asarray(hover.z).size
@@ -98,7 +120,8 @@ def _screen_tiles(figure, display_width: int) -> tuple[float, float, float, floa
     meta = figure.layout.meta["featviz"]
     h, w = meta["map_shape"]
     layout = mosaic_layout(meta["channels_shown"], h, w, display_width,
-                           label_font=meta["label_px"], label_digits=len(max(figure.data[2].text, key=len)))
+                           label_font=meta["label_px"], label_digits=len(max(figure.data[2].text, key=len)),
+                           align=meta["hover_block"])
     mosaic_width = _png(figure).shape[1]
     assert mosaic_width == layout.mosaic_width and meta["columns"] == layout.cols  # the layout that was drawn
     scale = display_width / mosaic_width
@@ -178,8 +201,8 @@ def test_a_linear_layer_is_drawn_as_bars_on_one_shared_scale_not_as_1x1_tiles():
     model = fv.load_model("digits_cnn")
     maps = fv.capture(model, fv.load_sample("Handwritten 7"))
     figure = fv.channel_grid(maps["fc2"])  # the 10 logits, per-channel min–max asked for (the default)
-    assert [trace.type for trace in figure.data] == ["bar"]
-    bars = figure.data[0]
+    assert [trace.type for trace in figure.data] == ["bar", "scatter"]  # the bars and their colour bar
+    bars, scale = figure.data
     assert np.allclose(np.asarray(bars.y, dtype=np.float64), maps["fc2"].tensor.numpy(), rtol=1e-6)
     assert list(bars.x) == [str(i) for i in range(10)] and "channel %{x}" in bars.hovertemplate
     assert np.asarray(bars.customdata).reshape(-1).tolist() == list(range(10))  # what a click reads
@@ -188,8 +211,22 @@ def test_a_linear_layer_is_drawn_as_bars_on_one_shared_scale_not_as_1x1_tiles():
     assert meta["normalization_requested"] == "per_channel" and meta["normalization"] == "per_layer"
     assert "does not apply to single values" in meta["note"]
     values = maps["fc2"].tensor
-    assert (bars.marker.cmin, bars.marker.cmax) == pytest.approx((values.min().item(), values.max().item()))
+    assert (scale.marker.cmin, scale.marker.cmax) == pytest.approx((values.min().item(), values.max().item()))
+    assert scale.marker.showscale and scale.hoverinfo == "skip"
     assert figure.layout.yaxis.zeroline and "fc2 · Linear · all 10 values" in figure.layout.title.text
+
+
+@pytest.mark.parametrize("colormap", ["viridis", "hot", "RdBu (diverging)"])
+def test_bars_are_coloured_as_the_tiles_are_without_plotly_colour_scales(colormap):
+    """Plotly colours numeric bars through its colour scale functions, about 0.1 s per 1000 bars on every
+    redraw; the figure gives each bar its colour, from the same palette levels as the grid's tiles."""
+    values = torch.tensor([-2.0, 0.0, 1.0, 2.0, float("nan")])
+    bars = fv.channel_grid(values, normalize="symmetric", colormap=colormap).data[0]
+    assert bars.marker.colorscale is None and bars.marker.cmin is None
+    table = lookup_table(colormap)
+    levels = np.rint(np.array([0.0, 0.5, 0.75, 1.0]) * (LEVELS - 1)).astype(int)  # symmetric: −2…2 → 0…1
+    expected = [*table[levels], NAN_RGB]
+    assert list(bars.marker.color) == ["#{:02x}{:02x}{:02x}".format(*map(int, rgb)) for rgb in expected]
 
 
 @pytest.mark.parametrize("shape", [(512, 1, 1), (4096,), ()])
