@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 from torch import nn
 
 NAME = "digits_cnn"
 CLASSES = tuple(str(d) for d in range(10))
 SIZE = 28
 FIT = 20  # the digit's longer side after fitting, as in MNIST
+WORKING_SIDE = 256
+"""Larger images are reduced to this longer side before the ink is found: fast on a 12-megapixel photo."""
 WEIGHTS_FILE = "digits_cnn.pt"
 META_FILE = "digits_cnn.json"
 
@@ -61,31 +63,84 @@ class DigitsPreprocess:
 
 
 def digit_canvas(image: Image.Image | np.ndarray) -> np.ndarray:
-    """A light digit on black, cropped to its ink, fitted into 20×20 and centred in 28×28 (float32 0–1)."""
+    """A light digit on black the way MNIST was made (float32 0–1, 28×28): ink cropped, fitted into 20×20
+    keeping its aspect, and placed so that its centre of mass is the canvas centre.
+
+    Centring the bounding box instead moves a digit whose ink is uneven (a 7's heavy bar, a 6's loop) by
+    about 0.6 px on average against what the network learnt, and costs accuracy. A photo is first freed of
+    what is not ink: uneven light (the paper's own brightness, estimated per pixel), sensor grain (a floor
+    at three times the paper's noise) and specks (the crop follows the smoothed ink). An MNIST digit comes
+    out as it went in.
+    """
     gray = _as_gray(image)
+    if max(gray.shape) > WORKING_SIDE:  # a phone photo: the digit ends up 20 px tall anyway
+        scale = WORKING_SIDE / max(gray.shape)
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = np.asarray(_to_image(gray).resize(size, Image.Resampling.BOX), dtype=np.float32) / 255.0
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 0.5:  # dark ink on light paper: turn it to the training polarity
         gray = 1.0 - gray
-    background = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-    peak = float(gray.max())
-    if peak - background > 1e-6:
-        gray = np.clip((gray - background) / (peak - background), 0.0, 1.0)
-    else:
-        gray = np.zeros_like(gray)
-    rows, cols = np.nonzero(gray > 0.15)
+    gray = np.clip(gray - _background(gray), 0.0, None)
+    ink = float(np.percentile(gray, 99.5)) if gray.size >= 400 else float(gray.max())
+    if ink <= 1e-6:
+        return np.zeros((SIZE, SIZE), dtype=np.float32)
+    gray = np.clip(gray / ink, 0.0, 1.0)
+    paper = gray[gray < 0.5]
+    if paper.size:
+        grain = 1.4826 * float(np.median(np.abs(paper - np.median(paper))))
+        floor = min(0.4, 3 * grain)
+        gray = np.clip((gray - floor) / (1 - floor), 0.0, 1.0)
+    mask = gray
+    if max(gray.shape) > 40:
+        radius = max(gray.shape) / 100
+        mask = np.asarray(_to_image(gray).filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32) / 255.0
+    rows, cols = np.nonzero(mask > 0.15)
     if rows.size:
         gray = gray[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     height, width = gray.shape
     scale = FIT / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = np.asarray(
-        Image.fromarray((gray * 255).astype(np.uint8), mode="L").resize(new_size, Image.Resampling.LANCZOS),
-        dtype=np.float32,
-    ) / 255.0
+    fitted = np.asarray(_to_image(gray).resize(new_size, Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
     canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
-    top, left = (SIZE - fitted.shape[0]) // 2, (SIZE - fitted.shape[1]) // 2
+    top, left = _centre_of_mass_origin(fitted)
     canvas[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
     return canvas
+
+
+def _to_image(gray: np.ndarray) -> Image.Image:
+    return Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8), mode="L")
+
+
+def _background(gray: np.ndarray) -> np.ndarray | float:
+    """The paper's brightness under light ink: per pixel for a photo (a grey-scale opening wider than a
+    stroke, so a shadow across the page is not ink), one value for a small scan."""
+    side = max(gray.shape)
+    if side <= 40:
+        return float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    small = _to_image(gray)
+    if side > 64:  # the paper's light changes slowly: estimated at 64 px, a filter 16× cheaper at 256
+        small = small.resize((max(1, round(gray.shape[1] * 64 / side)), max(1, round(gray.shape[0] * 64 / side))),
+                             Image.Resampling.BOX)
+    size = 2 * (max(small.size) // 12) + 1
+    opened = small.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size))
+    opened = opened.filter(ImageFilter.BoxBlur(size // 2)).resize((gray.shape[1], gray.shape[0]),
+                                                                   Image.Resampling.BILINEAR)
+    return np.asarray(opened, dtype=np.float32) / 255.0
+
+
+def _centre_of_mass_origin(fitted: np.ndarray) -> tuple[int, int]:
+    """Where the fitted digit's top-left corner goes so that its centre of mass lands on the canvas centre
+    (rounded to whole pixels, as MNIST's were), without leaving the canvas."""
+    mass = float(fitted.sum())
+    h, w = fitted.shape
+    if mass <= 0:
+        return (SIZE - h) // 2, (SIZE - w) // 2
+    cy = float((fitted.sum(axis=1) * np.arange(h)).sum()) / mass
+    cx = float((fitted.sum(axis=0) * np.arange(w)).sum()) / mass
+    centre = SIZE / 2  # MNIST's digits have their centre of mass at pixel (14.0, 14.0), measured
+    top = int(np.clip(round(centre - cy), 0, SIZE - h))
+    left = int(np.clip(round(centre - cx), 0, SIZE - w))
+    return top, left
 
 
 def _as_gray(image: Image.Image | np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ _PHOTOS: dict[str, tuple[str, str]] = {
 }
 
 _DIGITS = {
-    f"Handwritten {d}": (f"digits/digit_{d}.png", "held-out handwritten digit, scikit-learn digits (CC BY 4.0)")
+    f"Handwritten {d}": (f"digits/digit_{d}.png", "held-out real MNIST digit (CC BY-SA 3.0)")
     for d in range(10)
 }
 

@@ -191,7 +191,7 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]
     bundled = name == DEFAULT_MODEL
     if bundled:
         meta = digits.metadata()
-        pretrained_label, state_note = "Trained by featviz", f"{meta['test_accuracy']:.1%} on held-out digits"
+        pretrained_label, state_note = "Trained by featviz", f"{meta['test_accuracy']:.1%} on held-out MNIST digits"
         file, state = None, WeightsState.CACHED
     else:
         file, state = weights_status(name)

@@ -226,7 +226,8 @@ side = captured.input.shape[-1]
 second.image(
     model_input(model, captured), width="stretch",
     caption=f"What the model sees · {side}×{captured.input.shape[-2]} after its preprocessing"
-    + (" (grayscale, inverted to light-on-dark, cropped to the digit, centred)" if model.name == "digits_cnn" else ""),
+    + (" (as MNIST was made: light ink on dark, fitted to 20×20, centred by its centre of mass)"
+       if model.name == "digits_cnn" else ""),
 )
 with third:
     prediction(model, captured)
