@@ -78,6 +78,20 @@ def analysis_views(page) -> None:
     wait_for_grid(page, "all 32 channels")
 
 
+def lessons(page) -> None:
+    """The Lessons page: the output-shape lesson with its live formula, and the faint layer raw and normalized."""
+    page.get_by_role("link", name="Lessons: what these maps are").click()
+    page.get_by_text("1 · Output shape").first.wait_for()
+    page.wait_for_timeout(2500)
+    section(page, "1 · Output shape", "lesson-output-shape.png", 1150)
+    page.get_by_role("button", name="Next").click()
+    page.get_by_text("2 · Normalize before display").first.wait_for()
+    page.wait_for_timeout(3000)
+    section(page, "2 · Normalize before display", "lesson-normalize.png", 900)
+    page.get_by_role("link", name="Feature maps").click()
+    wait_for_grid(page, "all 32 channels")
+
+
 def main() -> None:
     with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
         browser = launch(playwright)
@@ -86,6 +100,7 @@ def main() -> None:
         wait_for_grid(page, "all 32 channels")
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "explore.png")
+        lessons(page)
         click_tile(page, 5)  # a click on a tile opens that channel up close
         wait_for_plot(page, ".st-key-closeup .js-plotly-plot", "channel 5 ·")
         section(page, "One channel up close", "click-a-tile.png", 820)
@@ -128,6 +143,7 @@ def main() -> None:
 
         page.set_viewport_size({"width": 1024, "height": 768})  # a projector
         sidebar_click(page, "Presentation (large text)")
+        wait_for_meta(page, "large_text", "true")  # the rerun is over before the layer picker is opened
         choose(page, "Layer", "layer1.0.conv1 ·")
         wait_for_plot(page, GRID, "layer1.0.conv1 · Conv2d", mosaic=True, meta={"large_text": "true"})
         page.wait_for_timeout(800)

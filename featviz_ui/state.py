@@ -60,6 +60,15 @@ def link_value(key: str) -> Optional[str]:
     return link.pop(key, None)
 
 
+def follow_link(params: dict[str, str]) -> None:
+    """Take ``params`` as a shared link opened now, in this session: each value replaces what was chosen (a
+    lesson's "Open" button; the page it switches to restores them as it would a link's)."""
+    st.session_state["link_params"] = dict(params)
+    for key in params:
+        st.session_state.pop(key, None)
+        st.session_state.pop(f"chosen_{key}", None)
+
+
 def link_note(text: str) -> None:
     """Say once, above the page, what of a shared link could not be restored."""
     notes = st.session_state.setdefault("link_notes", [])

@@ -206,6 +206,8 @@ def inside_layer(model: fv.LoadedModel, fmap: fv.FeatureMap) -> None:
 
 ctx, messages = start_page("featviz · what the network sees")
 model, captured, image = ctx.model, ctx.captured, ctx.image
+st.page_link("pages/lessons.py", label="Lessons: what these maps are and how to read them, one click each",
+              icon=":material/school:")
 
 with st.sidebar:
     st.header("3 · Layer", divider="gray")

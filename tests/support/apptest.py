@@ -77,3 +77,22 @@ def choose_model(at: AppTest, name: str, weights: str | None = None) -> AppTest:
         at.sidebar.radio(key="weights").set_value(weights).run()
     assert not at.exception, at.exception
     return at
+
+
+def tile_pixels(spec: dict) -> np.ndarray:
+    """The drawn colours of every tile of a grid figure's mosaic, (channels, h, w, 3), cut out where the figure
+    says its tiles are (``layout.meta.featviz``: first tile, pitch, columns)."""
+    import io
+
+    from PIL import Image
+
+    source = next(trace for trace in spec["data"] if trace.get("name") == "mosaic")["source"]
+    mosaic = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"))
+    info = spec["layout"]["meta"]["featviz"]
+    (top, left), (pitch_y, pitch_x), (h, w) = info["first_tile"], info["pitch"], info["map_shape"]
+    tiles = []
+    for position in range(info["channels_shown"]):
+        row, col = divmod(position, info["columns"])
+        y, x = top + row * pitch_y, left + col * pitch_x
+        tiles.append(mosaic[y : y + h, x : x + w])
+    return np.stack(tiles)

@@ -1,0 +1,185 @@
+"""The classroom lessons featviz exists for, each one click from the dashboard state that shows it.
+
+A lesson is what to look at (two or three sentences), a question with its answer, and the shared-link
+state (the same query parameters a shared link carries) that opens the dashboard on it. The two lessons
+that need no model, the output-shape formula and normalizing before display, come with what they compute:
+:func:`conv_output_size` checked against a real ``Conv2d`` (:func:`conv2d_output_shape`) and against every
+layer of a model (:func:`shape_checks`), and :func:`tiny_layer`, a layer whose values are too small to see
+unnormalized.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .capture import Capture
+from .models import LoadedModel
+
+PAGES = {"explore": "pages/explore.py", "compare_layers": "pages/compare_layers.py", "lessons": "pages/lessons.py"}
+"""Where a lesson opens, by short name."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    title: str
+    look: str
+    question: str
+    answer: str
+    page: str = "explore"
+    state: dict[str, str] = field(default_factory=dict)
+    """Shared-link parameters (model, weights, source, sample, layer, layer_b, normalization, colormap,
+    order_by): what the dashboard restores when the lesson is opened."""
+
+    @property
+    def page_path(self) -> str:
+        return PAGES[self.page]
+
+
+DIGIT = {"model": "digits_cnn", "weights": "pretrained", "source": "Sample", "sample": "Handwritten 7"}
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        "output-shape", "Output shape: (W − K + 2P) / S + 1",
+        "A convolution slides a K×K kernel over a W×W input in steps of S, after padding P pixels on each side. "
+        "Move the sliders below and watch the formula, then check it against a real Conv2d and against every "
+        "layer of the digits model, where conv1 turns 28×28 into 26×26.",
+        "A Conv2d(3, 16, 3, stride=1, padding=1) gets a 1×3×64×64 input. What shape comes out?",
+        "1×16×64×64: (64 − 3 + 2·1)/1 + 1 = 64, and 16 output channels, one per filter. Padding 1 with a 3×3 "
+        "kernel keeps the size.",
+        state={**DIGIT, "layer": "conv1"},
+    ),
+    Lesson(
+        "normalize", "Normalize before display",
+        "A layer whose values are all near zero (here randn(1, 16, 64, 64) × 0.01) looks black when its values "
+        "are drawn as they are, on a 0–1 scale as an image would be. Stretch each channel to its own min–max "
+        "and the patterns appear; the colour bar then says 0 = min, 1 = max.",
+        "Both grids below show the same numbers. Why is the left one black?",
+        "Its values lie within about ±0.03 of zero, so on a 0–1 scale every pixel is within 3 % of black. "
+        "Normalizing rescales each channel's own range to the whole colour map; it changes how the numbers "
+        "look, never the numbers.",
+        page="lessons",
+        state={**DIGIT, "layer": "conv1", "normalization": "raw"},
+    ),
+    Lesson(
+        "one-map-per-channel", "One map per channel",
+        "conv1 of the digits model outputs 32×26×26: 32 channels, each a 26×26 map of where its filter found "
+        "its pattern. It is not one picture with 32 colours, so featviz draws each channel as its own tile, "
+        "numbered, on a grid.",
+        "Why does plt.imshow fail on conv1's output tensor (32×26×26)?",
+        "imshow draws H×W (one grey value per pixel) or H×W×3/4 (red, green, blue, alpha). 32 channels first "
+        "are neither: each channel has to be drawn on its own, as in this grid.",
+        state={**DIGIT, "layer": "conv1", "normalization": "per_channel"},
+    ),
+    Lesson(
+        "early-vs-deep", "Early layers see edges, deeper layers larger patterns",
+        "Left, the first convolution of the digits model: its 32 maps still look like the digit, each "
+        "lighting up one kind of edge or stroke. Right, the second: 64 smaller maps, each responding to a "
+        "combination of strokes (a corner, a loop, an end) over a larger part of the digit.",
+        "Why are conv2's maps smaller (11×11) and less like the digit than conv1's (26×26)?",
+        "Pooling halves the size (26 → 13) and conv2's 3×3 kernel takes 2 more (13 → 11); each of its pixels "
+        "sees a 8×8 patch of the input, built from conv1's edges, so it answers to parts of digits rather than "
+        "to single strokes.",
+        page="compare_layers",
+        state={**DIGIT, "layer": "conv1", "layer_b": "conv2"},
+    ),
+    Lesson(
+        "sparse", "Sparse activations",
+        "After a ReLU most values are exactly zero and a few are strong: relu2 of the digits model is sorted "
+        "here by sparsity, the share of zeros. Open a channel's histogram under *One channel up close*: a tall "
+        "bar at zero, a thin tail of strong responses.",
+        "A channel is zero almost everywhere and strong in one small spot. What does that say about it?",
+        "It is selective: it responds to one pattern in one place (here a part of this digit) and ignores "
+        "the rest. A channel that is zero everywhere on every image is dead; one that is never zero is not "
+        "selective.",
+        state={**DIGIT, "layer": "relu2", "order_by": "sparsity"},
+    ),
+)
+
+
+def lesson(key: str) -> Lesson:
+    return next(item for item in LESSONS if item.key == key)
+
+
+def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
+    """⌊(W + 2P − D·(K − 1) − 1)/S⌋ + 1, which is (W − K + 2P)/S + 1 for D = 1; 0 when the kernel does not fit."""
+    return max(0, math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1)
+
+
+def conv2d_output_shape(size: int, kernel: int, padding: int = 0, stride: int = 1, in_channels: int = 3,
+                        out_channels: int = 16, pool: int = 1) -> Optional[tuple[int, ...]]:
+    """The shape a real ``Conv2d`` (then ``MaxPool2d(pool)`` when pool > 1) gives a 1×C×W×W input, or None
+    when torch refuses it (the kernel does not fit)."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=padding)]
+    if pool > 1:
+        layers.append(nn.MaxPool2d(pool))
+    with torch.inference_mode():
+        try:
+            return tuple(nn.Sequential(*layers)(torch.zeros(1, in_channels, size, size)).shape)
+        except RuntimeError:
+            return None
+
+
+@dataclass(frozen=True)
+class ShapeCheck:
+    """One convolution or pooling layer of a model: the formula's output size against what it produced."""
+
+    layer: str
+    kind: str
+    input_size: tuple[int, int]
+    kernel: tuple[int, int]
+    padding: tuple[int, int]
+    stride: tuple[int, int]
+    formula: tuple[int, int]
+    produced: tuple[int, int]
+
+    @property
+    def agrees(self) -> bool:
+        return self.formula == self.produced
+
+
+def shape_checks(model: LoadedModel, captured: Capture) -> list[ShapeCheck]:
+    """Every Conv2d and MaxPool2d/AvgPool2d with numeric padding, in model order, worked out by the formula
+    from its input's captured size and compared with its captured output."""
+    modules = dict(model.module.named_modules())
+    checks = []
+    for name, fmap in captured.items():
+        module = modules.get(name)
+        if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) or fmap.input_shape is None:
+            continue
+        kernel, stride, padding = (_pair(getattr(module, attr)) for attr in ("kernel_size", "stride", "padding"))
+        if kernel is None or stride is None or padding is None or len(fmap.input_shape) < 2 or len(fmap.shape) < 2:
+            continue
+        dilation = _pair(getattr(module, "dilation", 1)) or (1, 1)
+        ceil = getattr(module, "ceil_mode", False)
+        size = tuple(fmap.input_shape[-2:])
+        formula = tuple(
+            _ceil_size(n, k, p, s) if ceil else conv_output_size(n, k, p, s, d)
+            for n, k, p, s, d in zip(size, kernel, padding, stride, dilation, strict=True)
+        )
+        checks.append(ShapeCheck(name, type(module).__name__, size, kernel, padding, stride, formula,
+                                 tuple(fmap.shape[-2:])))
+    return checks
+
+
+def _ceil_size(size: int, kernel: int, padding: int, stride: int) -> int:
+    return math.ceil((size + 2 * padding - kernel) / stride) + 1
+
+
+def _pair(value: object) -> Optional[tuple[int, int]]:
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value
+    return None
+
+
+def tiny_layer(seed: int = 0) -> torch.Tensor:
+    """``randn(1, 16, 64, 64) * 0.01`` (seeded), batch removed: a layer too faint to see unnormalized."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(1, 16, 64, 64, generator=generator)[0] * 0.01

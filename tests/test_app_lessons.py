@@ -1,0 +1,92 @@
+"""The Lessons page through AppTest: every lesson opens the dashboard in the state that shows it, the output-shape
+lesson's formula agrees with a real Conv2d and with the model's layers, and normalizing makes a faint layer seen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from featviz_core.lessons import LESSONS, conv2d_output_shape, conv_output_size, shape_checks, tiny_layer
+from tests.support.apptest import chart, grid_spec, meta, open_link, start, tile_pixels
+
+
+def lessons_page(lesson: str | None = None, **state: str):
+    """The Lessons page on ``lesson``, after the dashboard was opened in ``state`` (a shared link's values)."""
+    at = open_link(**({"lesson": lesson} if lesson else {}), **state) if lesson or state else start()
+    at.switch_page("pages/lessons.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_formula_is_the_one_torch_uses():
+    assert conv_output_size(64, 3, 1, 1) == 64 and conv2d_output_shape(64, 3, 1, 1) == (1, 16, 64, 64)
+    for size, kernel, padding, stride, pool in [(28, 3, 0, 1, 2), (224, 7, 3, 2, 1), (13, 5, 0, 3, 1), (9, 4, 2, 2, 2)]:
+        out = conv_output_size(size, kernel, padding, stride)
+        assert conv2d_output_shape(size, kernel, padding, stride, pool=pool)[-1] == (out // pool if pool > 1 else out)
+    assert conv2d_output_shape(4, 7, 0, 1) is None and conv_output_size(4, 7) == 0  # the kernel does not fit
+
+
+def test_every_convolution_and_pooling_layer_agrees_with_the_formula():
+    import featviz_core as fv
+
+    for name in ("digits_cnn", "resnet18", "vgg11", "alexnet"):
+        model = fv.load_model(name, weights=None if name != "digits_cnn" else "default")
+        checks = shape_checks(model, fv.capture(model, fv.load_sample("Handwritten 7")))
+        assert checks and all(check.agrees for check in checks), [c for c in checks if not c.agrees]
+
+
+def test_the_output_shape_lesson_works_the_formula_live_and_checks_it():
+    at = lessons_page()
+    assert at.header[0].value.startswith("1 · Output shape")
+    at.slider(key="shape_w").set_value(64)
+    at.slider(key="shape_k").set_value(3)
+    at.slider(key="shape_p").set_value(1)
+    at.slider(key="shape_s").set_value(1).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "(64 − 3 + 2·1) / 1 + 1 = **64**" in text and "**1×16×64×64** ✓" in text
+    at.slider(key="shape_s").set_value(2).run()
+    assert "(64 − 3 + 2·1) / 2 + 1 = **32**" in " ".join(m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert list(table["layer"]) == ["conv1", "pool1", "conv2", "pool2"] and set(table["agrees"]) == {"✓"}
+    assert list(table["produced"]) == ["26×26", "13×13", "11×11", "5×5"]
+
+
+def test_a_faint_layer_is_black_raw_and_seen_normalized():
+    at = lessons_page("normalize")
+    assert at.header[0].value.startswith("2 · Normalize before display")
+    raw, normalized = tile_pixels(chart(at, "lesson_raw")), tile_pixels(chart(at, "lesson_normalized"))
+    assert raw.shape == normalized.shape == (16, 64, 64, 3)
+    assert np.percentile(raw, 99) < 0.05 * 255  # within 5 % of black: nothing to see
+    assert np.percentile(normalized, 50) > 0.3 * 255 and normalized.max() == 255 and normalized.min() == 0
+    assert float(tiny_layer().abs().max()) < 0.06
+
+
+def test_next_and_previous_step_through_every_lesson_and_wrap():
+    at = lessons_page()
+    seen = []
+    for _ in LESSONS:
+        seen.append(at.header[0].value)
+        at.button(key="next").click().run()
+    assert [h.split(" · ")[0] for h in seen] == [str(i + 1) for i in range(len(LESSONS))]
+    assert at.header[0].value == seen[0]  # after the last, the first again
+    at.button(key="previous").click().run()
+    assert at.header[0].value == seen[-1]
+
+
+@pytest.mark.parametrize("lesson", [lesson.key for lesson in LESSONS])
+def test_each_lesson_opens_the_dashboard_in_its_state_and_has_an_answer(lesson):
+    at = lessons_page(lesson, layer="fc1", normalization="symmetric", order_by="max")  # something else first
+    assert at.session_state["chosen_layer"] == "fc1"
+    item = next(entry for entry in LESSONS if entry.key == lesson)
+    assert any(item.answer in md.value for box in at.expander for md in box.markdown)
+    at.button(key=f"open_{lesson}").click().run()
+    assert not at.exception, at.exception
+    state = item.state
+    if item.page == "compare_layers":
+        titles = [chart(at, f"layer_{side}")["layout"]["title"]["text"] for side in ("left", "right")]
+        assert titles[0].startswith(state["layer"] + " ·") and titles[1].startswith(state["layer_b"] + " ·")
+        return
+    assert grid_spec(at)["layout"]["title"]["text"].startswith(state["layer"] + " ·")
+    assert meta(at)["normalization"] == state.get("normalization", "per_channel")
+    assert at.sidebar.selectbox(key="model").value == state["model"]
+    assert at.sidebar.selectbox(key="order_by").value == state.get("order_by", "index")

@@ -1,0 +1,47 @@
+"""The Lessons page in Chromium, as a teacher uses it: from the first screen, through every lesson with the
+keyboard (PageDown, what a presentation clicker sends), an answer revealed on a click, and a lesson opened in
+the dashboard."""
+
+from __future__ import annotations
+
+import pytest
+
+from featviz_core.lessons import LESSONS
+from featviz_ui.testing import TIMEOUT_MS, settled_texts, wait_for_grid, wait_until_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+HEADER = '[data-testid="stMain"] h2'
+
+
+def lesson_heading(page) -> str:
+    return settled_texts(page, HEADER)[0]
+
+
+def test_walk_through_every_lesson_and_open_one(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        wait_for_grid(page, "conv1 · Conv2d", TIMEOUT_MS)
+        page.get_by_role("link", name="Lessons: what these maps are").click()
+        page.get_by_text("1 · Output shape").first.wait_for(timeout=TIMEOUT_MS)
+        seen = [lesson_heading(page)]
+        for _ in LESSONS[1:]:
+            wait_until_idle(page)
+            page.locator(HEADER).first.click()  # focus on the page, not in a widget
+            page.keyboard.press("PageDown")
+            page.wait_for_function("([selector, before]) => { const h = document.querySelector(selector); "
+                                   "return h && h.textContent !== before; }", arg=[HEADER, seen[-1]],
+                                   timeout=TIMEOUT_MS)
+            seen.append(lesson_heading(page))
+        assert [heading.split(" · ")[0] for heading in seen] == [str(i + 1) for i in range(len(LESSONS))]
+        assert [heading.split(" · ", 1)[1] for heading in seen] == [lesson.title for lesson in LESSONS]
+
+        sparse = LESSONS[-1]
+        page.get_by_text("Show the answer").click()
+        page.get_by_text(sparse.answer[:60]).wait_for(timeout=TIMEOUT_MS)  # revealed on the click
+        page.get_by_role("button", name=f"Open in the dashboard: {sparse.title}").click()
+        wait_for_grid(page, f"{sparse.state['layer']} · ReLU", TIMEOUT_MS)
+        assert "layer=relu2" in page.url  # the dashboard's own link now says where it is
+    finally:
+        context.close()
