@@ -186,6 +186,9 @@ def figure_nbytes(figure) -> int:
     for trace in figure.data:
         for name in ("source", "z", "customdata", "x", "y", "text", "hovertext"):
             size += _held_bytes(getattr(trace, name, None))
+        marker = getattr(trace, "marker", None)
+        if marker is not None:  # a bar chart's colour per bar
+            size += _held_bytes(getattr(marker, "color", None))
     return size + FIGURE_OVERHEAD
 
 
