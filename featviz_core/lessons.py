@@ -102,7 +102,7 @@ LESSONS: tuple[Lesson, ...] = (
 )
 
 
-def lesson(key: str) -> Lesson:
+def lesson_by_key(key: str) -> Lesson:
     return next(item for item in LESSONS if item.key == key)
 
 

@@ -7,7 +7,15 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from featviz_core.lessons import LESSONS, Lesson, conv2d_output_shape, conv_output_size, shape_checks, tiny_layer
+from featviz_core.lessons import (
+    LESSONS,
+    Lesson,
+    conv2d_output_shape,
+    conv_output_size,
+    lesson_by_key,
+    shape_checks,
+    tiny_layer,
+)
 from featviz_ui.controls import pick_presentation
 from featviz_ui.page import show_messages, start_page
 from featviz_ui.state import follow_link, keep_choice, persistent_choice, set_choice
@@ -97,7 +105,7 @@ picker.segmented_control("Lesson", KEYS, key="lesson", format_func=lambda key: f
 forward.button("Next", key="next", on_click=step, args=(1,), icon=":material/arrow_forward:", shortcut="PageDown",
                help="PageDown (a presentation clicker's forward button)")
 keep_choice("lesson")
-current = next(item for item in LESSONS if item.key == st.session_state["lesson"])
+current = lesson_by_key(st.session_state["lesson"])
 st.header(f"{KEYS.index(current.key) + 1} · {current.title}")
 st.markdown(current.look)
 if current.key == "output-shape":

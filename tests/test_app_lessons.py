@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featviz_core.lessons import LESSONS, conv2d_output_shape, conv_output_size, shape_checks, tiny_layer
+from featviz_core.lessons import (
+    LESSONS,
+    conv2d_output_shape,
+    conv_output_size,
+    lesson_by_key,
+    shape_checks,
+    tiny_layer,
+)
 from tests.support.apptest import chart, grid_spec, meta, open_link, start, tile_pixels
 
 
@@ -77,7 +84,7 @@ def test_next_and_previous_step_through_every_lesson_and_wrap():
 def test_each_lesson_opens_the_dashboard_in_its_state_and_has_an_answer(lesson):
     at = lessons_page(lesson, layer="fc1", normalization="symmetric", order_by="max")  # something else first
     assert at.session_state["chosen_layer"] == "fc1"
-    item = next(entry for entry in LESSONS if entry.key == lesson)
+    item = lesson_by_key(lesson)
     assert any(item.answer in md.value for box in at.expander for md in box.markdown)
     at.button(key=f"open_{lesson}").click().run()
     assert not at.exception, at.exception
