@@ -1,9 +1,11 @@
-"""``python -m featviz_core settings``: every deployment setting, its default and the value in force."""
+"""``python -m featviz_core settings``: every deployment setting, its default and the value in force.
+``python -m featviz_core weights fetch resnet18 vgg16``: zoo checkpoints into $TORCH_HOME for an offline class."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 from . import settings
 
@@ -17,13 +19,21 @@ def print_settings() -> None:
         print(f"| `{row.variable}` | {row.default} | {value} | {row.meaning} |")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["weights"]:  # its own parser: fetch / status
+        from .weights import main as weights_main
+
+        return weights_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m featviz_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("settings", help="print every FEATVIZ_* setting with its default and the value in force")
-    parser.parse_args()
+    commands.add_parser("weights", help="fetch zoo checkpoints for offline use, or say which are cached "
+                        "(python -m featviz_core weights fetch resnet18 vgg16)")
+    parser.parse_args(argv)
     print_settings()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

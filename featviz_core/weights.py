@@ -3,14 +3,21 @@
 featviz uses torchvision's own cache (``$TORCH_HOME/hub/checkpoints``) and file names, so a file a user
 downloads by hand, or one torchvision fetched earlier, is found, and one featviz fetches is found by
 torchvision. The download is done here rather than by ``torch.hub`` only to report progress to the UI.
+
+For a class without network, fetch the checkpoints beforehand, while online::
+
+    python -m featviz_core weights fetch resnet18 vgg16      # into $TORCH_HOME, with progress
+    python -m featviz_core weights status resnet18 vgg16     # cached or not, and where
 """
 
 from __future__ import annotations
 
+import argparse
 import enum
 import hashlib
 import os
 import re
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -158,3 +165,57 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return "the file could not be fetched or written"
     return "the download failed"
+
+
+def _print_progress(name: str) -> ProgressCallback:
+    def report(done: int, total: Optional[int]) -> None:
+        share = f" {done / total:4.0%} of {total / 2**20:.0f} MB" if total else f" {done / 2**20:.0f} MB"
+        print(f"\r  {name}:{share}", end="", file=sys.stderr, flush=True)
+
+    return report
+
+
+def fetch(models: list[str], weights: str = "default") -> int:
+    """Download each model's checkpoint into torchvision's cache; returns how many could not be had."""
+    failed = 0
+    for model in models:
+        try:
+            file = weights_file(model, weights)
+            cached = file.is_cached
+            path = download_weights(file, _print_progress(model))
+        except (ModelError, WeightsUnavailableError) as exc:
+            print(f"{model}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{'' if cached else chr(10)}{model} {file.weights}: {'already cached' if cached else 'fetched'}, {path}")
+    return failed
+
+
+def status(models: list[str], weights: str = "default") -> int:
+    """Say for each model whether its checkpoint is cached (never asks the network); returns how many are not."""
+    missing = 0
+    for model in models:
+        try:
+            file = weights_file(model, weights)
+        except ModelError as exc:
+            print(f"{model}: {exc}", file=sys.stderr)
+            missing += 1
+            continue
+        missing += not file.is_cached
+        print(f"{model} {file.weights}: {'cached' if file.is_cached else 'not cached'}, {file.path}")
+    return missing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m featviz_core weights",
+                                     description="Fetch torchvision checkpoints into $TORCH_HOME for offline use.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("fetch", "download each model's checkpoint (skips those already cached)"),
+                       ("status", "say whether each model's checkpoint is cached, without the network")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("models", nargs="+", metavar="MODEL", help="torchvision model names, e.g. resnet18")
+        command.add_argument("--weights", default="default", help="a weights name (default: the model's DEFAULT)")
+    args = parser.parse_args(argv)
+    print(f"torchvision cache: {Path(torch.hub.get_dir()) / 'checkpoints'}", file=sys.stderr)
+    left = (fetch if args.command == "fetch" else status)(args.models, args.weights)
+    return 1 if left else 0

@@ -120,3 +120,28 @@ def test_a_model_too_large_for_memory_is_a_clear_error(monkeypatch):
     needs = r"vit_h_14 needs more memory than this machine can give it \(about 2\.4 GB"
     with pytest.raises(fv.ModelError, match=needs):
         fv.load_model("vit_h_14", weights=None)
+
+
+def test_the_fetch_command_says_what_is_cached_and_where(torch_home, capsys):
+    """`python -m featviz_core weights fetch/status`: what a teacher runs before class, and checks after."""
+    from featviz_core.__main__ import main
+
+    seed_resnet18(torch_home)
+    assert main(["weights", "fetch", "resnet18"]) == 0  # cached: nothing to download
+    out = capsys.readouterr().out
+    assert f"resnet18 IMAGENET1K_V1: already cached, {checkpoints(torch_home) / RESNET18_FILE}" in out
+    assert main(["weights", "status", "resnet18", "vgg16"]) == 1  # one is missing
+    out = capsys.readouterr().out
+    assert "resnet18 IMAGENET1K_V1: cached" in out and "vgg16 IMAGENET1K_V1: not cached" in out
+    assert main(["weights", "fetch", "resnet9000"]) == 1
+    assert "torchvision has no pretrained weights for a model named 'resnet9000'" in capsys.readouterr().err
+
+
+def test_the_fetch_command_shows_progress_while_it_downloads(tmp_path, torch_home, capsys):
+    from featviz_core.weights import _print_progress
+
+    payload = bytes(range(256)) * 12_000  # 3 MB
+    file = _served_checkpoint(tmp_path, payload, payload)
+    download_weights(file, _print_progress("tiny"), chunk_size=1 << 20)
+    shown = capsys.readouterr().err
+    assert shown.count("% of 3 MB") == 3 and shown.endswith("tiny: 100% of 3 MB")  # one line, rewritten per chunk
