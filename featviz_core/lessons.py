@@ -20,7 +20,8 @@ from torch import nn
 from .capture import Capture
 from .models import LoadedModel
 
-PAGES = {"explore": "pages/explore.py", "compare_layers": "pages/compare_layers.py", "lessons": "pages/lessons.py"}
+PAGES = {"explore": "pages/explore.py", "compare_layers": "pages/compare_layers.py",
+         "trained_vs_untrained": "pages/trained_vs_untrained.py", "lessons": "pages/lessons.py"}
 """Where a lesson opens, by short name."""
 
 
@@ -98,6 +99,18 @@ LESSONS: tuple[Lesson, ...] = (
         "the rest. A channel that is zero everywhere on every image is dead; one that is never zero is not "
         "selective.",
         state={**DIGIT, "layer": "relu2", "order_by": "sparsity"},
+    ),
+    Lesson(
+        "trained-vs-untrained", "Trained vs untrained, honestly",
+        "The same layer with learned and with random weights. On a smooth digit the two grids can look alike, "
+        "and random maps are not noise. Look at the numbers under the grids: filter structure, redundancy and "
+        "the inactive share separate the two on every sample digit.",
+        "Your own model's maps look smooth and tidy. Does that prove it has learned?",
+        "No: random filters on a smooth picture give smooth maps too. Check its filters (structure clearly above "
+        "0), whether its channels differ from one another (low redundancy) and whether they are selective (a "
+        "large inactive share), or compare with its untrained twin here.",
+        page="trained_vs_untrained",
+        state={**DIGIT, "layer": "relu2"},
     ),
 )
 

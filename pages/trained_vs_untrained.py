@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
+from featviz_core.learned import EXPLANATIONS, layer_signs
 from featviz_core.weights import WeightsState
 from featviz_ui.caches import cached_capture, cached_grid, cached_model
 from featviz_ui.controls import pick_display, pick_layer
@@ -12,11 +13,11 @@ from featviz_ui.page import show_messages, start_page, stop_page
 from featviz_ui.weights_probe import weights_status
 
 LESSON = (
-    "**What the difference means.** Trained filters respond to structure that matters for the task: edges, "
-    "strokes, corners and blobs that follow the picture, each channel picking out something different. Random "
-    "filters only pass the picture through: in the first layer as blurred or shifted copies, deeper as maps "
-    "that look more and more like noise. If a model's maps still look like the right-hand side after "
-    "training, it has not learned."
+    "**What the difference means.** On a smooth picture such as a digit, random filters give smooth maps too: "
+    "the two sides can look alike, and looking alone can mislead. What separates them is below the grids: "
+    "learned filters have structure (strokes and edges) where random ones are white noise; random channels "
+    "are blurred copies of one another where learned ones each pick out something different; and learned "
+    "channels are selective, silent over more of the picture."
 )
 
 
@@ -71,4 +72,16 @@ for column, (model, key), captured, side in zip(columns, pair, captures, ("train
         st.caption(f"{model.label} · {verdict}")
         figure = cached_grid((ctx.image.digest, key), captured[layer], display, model.label, display_width=600)
         st.plotly_chart(figure, width="stretch", key=f"compare_{side}", config={"displaylogo": False})
+
+signs = [layer_signs(model, captured, layer) for (model, _), captured in zip(pair, captures, strict=True)]
+st.markdown(f"**What separates them, in numbers** ({layer}; filters of {signs[0].filters_of or 'no convolution'})")
+rows = [("Filter structure", "filter_structure", "{:.2f}"), ("Redundancy", "redundancy", "{:.2f}"),
+        ("Inactive share", "inactive", "{:.0%}")]
+st.dataframe(
+    [{"measure": label, "trained": "n/a" if getattr(signs[0], name) is None else form.format(getattr(signs[0], name)),
+      "untrained": "n/a" if getattr(signs[1], name) is None else form.format(getattr(signs[1], name)),
+      "what it says": EXPLANATIONS[name]} for label, name, form in rows],
+    hide_index=True, width="stretch", key="learned_signs",
+    column_config={"what it says": st.column_config.TextColumn(width="large")},
+)
 show_messages(ctx, messages)

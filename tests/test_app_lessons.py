@@ -89,6 +89,13 @@ def test_each_lesson_opens_the_dashboard_in_its_state_and_has_an_answer(lesson):
     at.button(key=f"open_{lesson}").click().run()
     assert not at.exception, at.exception
     state = item.state
+    if item.page == "trained_vs_untrained":
+        titles = [chart(at, f"compare_{side}")["layout"]["title"]["text"] for side in ("trained", "untrained")]
+        assert all(title.startswith(state["layer"] + " ·") for title in titles)
+        signs = at.dataframe[0].value.set_index("measure")
+        assert float(signs.loc["Redundancy", "trained"]) < float(signs.loc["Redundancy", "untrained"])
+        assert float(signs.loc["Filter structure", "trained"]) > float(signs.loc["Filter structure", "untrained"])
+        return
     if item.page == "compare_layers":
         titles = [chart(at, f"layer_{side}")["layout"]["title"]["text"] for side in ("left", "right")]
         assert titles[0].startswith(state["layer"] + " ·") and titles[1].startswith(state["layer_b"] + " ·")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from featviz_core.lessons import LESSONS
+from featviz_core.lessons import LESSONS, lesson_by_key
 from featviz_ui.testing import TIMEOUT_MS, settled_texts, wait_for_grid, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -37,7 +37,9 @@ def test_walk_through_every_lesson_and_open_one(browser, app_url):
         assert [heading.split(" · ")[0] for heading in seen] == [str(i + 1) for i in range(len(LESSONS))]
         assert [heading.split(" · ", 1)[1] for heading in seen] == [lesson.title for lesson in LESSONS]
 
-        sparse = LESSONS[-1]
+        page.keyboard.press("PageUp")  # back one, to the sparse-activations lesson
+        sparse = lesson_by_key("sparse")
+        page.get_by_role("heading", name=f"{LESSONS.index(sparse) + 1} · {sparse.title}").wait_for(timeout=TIMEOUT_MS)
         page.get_by_text("Show the answer").click()
         page.get_by_text(sparse.answer[:60]).wait_for(timeout=TIMEOUT_MS)  # revealed on the click
         page.get_by_role("button", name=f"Open in the dashboard: {sparse.title}").click()
