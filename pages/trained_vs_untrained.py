@@ -77,10 +77,16 @@ signs = [layer_signs(model, captured, layer) for (model, _), captured in zip(pai
 st.markdown(f"**What separates them, in numbers** ({layer}; filters of {signs[0].filters_of or 'no convolution'})")
 rows = [("Filter structure", "filter_structure", "{:.2f}"), ("Redundancy", "redundancy", "{:.2f}"),
         ("Inactive share", "inactive", "{:.0%}")]
+
+
+def shown(value: float | None, form: str) -> str:
+    return "n/a" if value is None else form.format(value)
+
+
 st.dataframe(
-    [{"measure": label, "trained": "n/a" if getattr(signs[0], name) is None else form.format(getattr(signs[0], name)),
-      "untrained": "n/a" if getattr(signs[1], name) is None else form.format(getattr(signs[1], name)),
-      "what it says": EXPLANATIONS[name]} for label, name, form in rows],
+    [{"measure": label, "trained": shown(getattr(signs[0], name), form),
+      "untrained": shown(getattr(signs[1], name), form), "what it says": EXPLANATIONS[name]}
+     for label, name, form in rows],
     hide_index=True, width="stretch", key="learned_signs",
     column_config={"what it says": st.column_config.TextColumn(width="large")},
 )
