@@ -319,8 +319,7 @@ def channel_grid(
         return mosaic_layout(len(shown), h, w, display_width, label_font=sizes.label,
                              label_digits=len(str(max(shown))), align=align)
 
-    block = hover_block(lay_out, shown)
-    layout = lay_out(block)
+    block, layout = hover_block(lay_out, shown)
     png = mosaic_png(prepared, layout, colormap)
 
     figure = go.Figure()
@@ -393,10 +392,10 @@ def _lattice_cells(layout: MosaicLayout, block: int) -> int:
     return -(-layout.mosaic_height // block) * -(-layout.mosaic_width // block)
 
 
-def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> int:
-    """Side ``k`` of the k×k blocks the hover layer averages, so that the figure stays near
-    :data:`FIGURE_BUDGET` once the picture has taken its share (estimated, so the PNG is encoded once, for
-    the layout aligned to k): between :data:`HOVER_MIN_CELLS` and :data:`HOVER_MAX_CELLS` cells.
+def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> tuple[int, MosaicLayout]:
+    """Side ``k`` of the k×k blocks the hover layer averages, and the mosaic aligned to it, so that the figure
+    stays near :data:`FIGURE_BUDGET` once the picture has taken its share (estimated, so the PNG is encoded
+    once, for the aligned layout): between :data:`HOVER_MIN_CELLS` and :data:`HOVER_MAX_CELLS` cells.
     ``lay_out(k)`` is the mosaic aligned to k."""
     layout = lay_out(1)
     picture_bytes = JSON_PER_BYTE * PNG_BYTES_PER_PIXEL * layout.mosaic_width * layout.mosaic_height
@@ -404,9 +403,11 @@ def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> int
     cells = int(min(max((FIGURE_BUDGET - picture_bytes - 60_000) / cell_bytes, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
     k = max(1, math.floor(math.sqrt(_lattice_cells(layout, 1) / cells)))
     longest = max(layout.height, layout.width)
-    while k < longest and _lattice_cells(lay_out(k) if k > 1 else layout, k) > cells:
+    aligned = lay_out(k) if k > 1 else layout
+    while k < longest and _lattice_cells(aligned, k) > cells:
         k += 1
-    return k
+        aligned = lay_out(k)
+    return k, aligned
 
 
 def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], block: int = 1) -> go.Heatmap:
