@@ -21,7 +21,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -175,34 +175,42 @@ def _print_progress(name: str) -> ProgressCallback:
     return report
 
 
+def _resolved(models: list[str], weights: str) -> Iterator[tuple[str, Optional[WeightsFile]]]:
+    """Each model with its checkpoint's description, or None after saying on stderr why it has none."""
+    for model in models:
+        try:
+            yield model, weights_file(model, weights)
+        except ModelError as exc:
+            print(f"{model}: {exc}", file=sys.stderr)
+            yield model, None
+
+
 def fetch(models: list[str], weights: str = "default") -> int:
     """Download each model's checkpoint into torchvision's cache; returns how many could not be had."""
     failed = 0
-    for model in models:
-        try:
-            file = weights_file(model, weights)
-            cached = file.is_cached
-            path = download_weights(file, _print_progress(model))
-        except (ModelError, WeightsUnavailableError) as exc:
-            print(f"{model}: {exc}", file=sys.stderr)
+    for model, file in _resolved(models, weights):
+        if file is None:
             failed += 1
             continue
-        print(f"{'' if cached else chr(10)}{model} {file.weights}: {'already cached' if cached else 'fetched'}, {path}")
+        cached = file.is_cached
+        try:
+            path = download_weights(file, _print_progress(model))
+        except WeightsUnavailableError as exc:
+            print(f"\n{model}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        end_of_progress = "" if cached else "\n"
+        print(f"{end_of_progress}{model} {file.weights}: {'already cached' if cached else 'fetched'}, {path}")
     return failed
 
 
 def status(models: list[str], weights: str = "default") -> int:
     """Say for each model whether its checkpoint is cached (never asks the network); returns how many are not."""
     missing = 0
-    for model in models:
-        try:
-            file = weights_file(model, weights)
-        except ModelError as exc:
-            print(f"{model}: {exc}", file=sys.stderr)
-            missing += 1
-            continue
-        missing += not file.is_cached
-        print(f"{model} {file.weights}: {'cached' if file.is_cached else 'not cached'}, {file.path}")
+    for model, file in _resolved(models, weights):
+        missing += file is None or not file.is_cached
+        if file is not None:
+            print(f"{model} {file.weights}: {'cached' if file.is_cached else 'not cached'}, {file.path}")
     return missing
 
 
