@@ -182,6 +182,11 @@ def _rgb_kernels(weight: torch.Tensor) -> go.Figure:
     return figure
 
 
+def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
+    """⌊(W + 2P − D·(K − 1) − 1)/S⌋ + 1, which is (W − K + 2P)/S + 1 for D = 1; 0 when the kernel does not fit."""
+    return max(0, math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1)
+
+
 def output_shape_explainer(conv: nn.Module, input_shape: Optional[tuple[int, ...]]) -> list[str]:
     """Each spatial output size worked out from the layer's own parameters, e.g.
     ``out = ⌊(64 − 3 + 2·1)/1⌋ + 1 = 64``; with dilation and groups when they are not 1.
@@ -207,7 +212,7 @@ def output_shape_explainer(conv: nn.Module, input_shape: Optional[tuple[int, ...
     lines = []
     axes = ("height", "width", "depth")[: len(kernel)]
     for axis, n, k, s, p, d in zip(axes, sizes, kernel, stride, padding, dilation, strict=False):
-        out = math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1
+        out = conv_output_size(n, k, p, s, d)
         if d == 1:
             lines.append(f"{axis}: out = ⌊({n} − {k} + 2·{p})/{s}⌋ + 1 = {out}")
         else:

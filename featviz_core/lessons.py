@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .capture import Capture
+from .inspect_layer import _pair, conv_output_size
 from .models import LoadedModel
 
 PAGES = {"explore": "pages/explore.py", "compare_layers": "pages/compare_layers.py",
@@ -119,11 +120,6 @@ def lesson_by_key(key: str) -> Lesson:
     return next(item for item in LESSONS if item.key == key)
 
 
-def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
-    """⌊(W + 2P − D·(K − 1) − 1)/S⌋ + 1, which is (W − K + 2P)/S + 1 for D = 1; 0 when the kernel does not fit."""
-    return max(0, math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1)
-
-
 def conv2d_output_shape(size: int, kernel: int, padding: int = 0, stride: int = 1, in_channels: int = 3,
                         out_channels: int = 16, pool: int = 1) -> Optional[tuple[int, ...]]:
     """The shape a real ``Conv2d`` (then ``MaxPool2d(pool)`` when pool > 1) gives a 1×C×W×W input, or None
@@ -165,10 +161,10 @@ def shape_checks(model: LoadedModel, captured: Capture) -> list[ShapeCheck]:
         module = modules.get(name)
         if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) or fmap.input_shape is None:
             continue
-        kernel, stride, padding = (_pair(getattr(module, attr)) for attr in ("kernel_size", "stride", "padding"))
-        if kernel is None or stride is None or padding is None or len(fmap.input_shape) < 2 or len(fmap.shape) < 2:
-            continue
-        dilation = _pair(getattr(module, "dilation", 1)) or (1, 1)
+        if isinstance(module.padding, str) or len(fmap.input_shape) < 2 or len(fmap.shape) < 2:
+            continue  # padding="same"/"valid" names no number to put in the formula
+        kernel, stride, padding, dilation = (_pair(getattr(module, attr, 1), 2)
+                                             for attr in ("kernel_size", "stride", "padding", "dilation"))
         ceil = getattr(module, "ceil_mode", False)
         size = tuple(fmap.input_shape[-2:])
         formula = tuple(
@@ -182,14 +178,6 @@ def shape_checks(model: LoadedModel, captured: Capture) -> list[ShapeCheck]:
 
 def _ceil_size(size: int, kernel: int, padding: int, stride: int) -> int:
     return math.ceil((size + 2 * padding - kernel) / stride) + 1
-
-
-def _pair(value: object) -> Optional[tuple[int, int]]:
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return value
-    return None
 
 
 def tiny_layer(seed: int = 0) -> torch.Tensor:
