@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from featviz_core.lessons import lesson_by_key
 from featviz_ui.testing import (
     GRID,
     choose,
@@ -92,6 +93,25 @@ def lessons(page) -> None:
     wait_for_grid(page, "all 32 channels")
 
 
+def lesson_states(page, url: str) -> None:
+    """Each lesson that opens the dashboard, as it opens it; then the presenter view on a 1024×768 projector."""
+    for key, wait_text in (("one-map-per-channel", "all 32 channels"), ("early-vs-deep", "conv2 ·"),
+                           ("sparse", "relu2 ·"), ("trained-vs-untrained", "What the difference means.")):
+        lesson = lesson_by_key(key)
+        page.goto(f"{url}/lessons?lesson={key}")
+        page.get_by_role("button", name=f"Open in the dashboard: {lesson.title}").click()
+        page.get_by_text(wait_text).first.wait_for(timeout=120_000)
+        page.wait_for_timeout(3000)
+        page.screenshot(path=DOCS / f"lesson-{key}.png")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    for key in ("early-vs-deep", "normalize"):
+        page.goto(f"{url}/lessons?presenter=true&lesson={key}")
+        page.get_by_text(lesson_by_key(key).title).first.wait_for()
+        page.wait_for_timeout(3000)
+        page.screenshot(path=DOCS / f"presenter-{key}.png")
+    page.set_viewport_size({"width": 1400, "height": 1250})
+
+
 def main() -> None:
     with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
         browser = launch(playwright)
@@ -156,6 +176,7 @@ def main() -> None:
         wait_for_grid(page, "64 of 2048 channels")  # the readable default; every channel one click away
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "large-2048-channels.png")
+        lesson_states(page, url)
         browser.close()
     print("wrote", *sorted(p.name for p in DOCS.glob("*.png")))
 

@@ -20,6 +20,7 @@ from torch import nn
 from .capture import Capture
 from .inspect_layer import _pair, conv_output_size
 from .models import LoadedModel
+from .weights import weights_file
 
 PAGES = {"explore": "pages/explore.py", "compare_layers": "pages/compare_layers.py",
          "trained_vs_untrained": "pages/trained_vs_untrained.py", "lessons": "pages/lessons.py"}
@@ -114,6 +115,36 @@ LESSONS: tuple[Lesson, ...] = (
         state={**DIGIT, "layer": "relu2"},
     ),
 )
+
+
+ZOO_FIRST_LAST: dict[str, tuple[str, str]] = {
+    "resnet18": ("relu", "layer4"),
+    "resnet50": ("relu", "layer4"),
+    "vgg16": ("features.1", "features.29"),
+    "alexnet": ("features.1", "features.11"),
+    "googlenet": ("conv1", "inception5b"),
+    "mobilenet_v2": ("features.0", "features.18"),
+    "efficientnet_b0": ("features.0", "features.8"),
+    "convnext_tiny": ("features.0", "features.7"),
+}
+"""The early-vs-deep lesson on photographs: for zoo models a class may have fetched, the output of the first
+block (the stem's activation, on the full-size image) and of the last block before global pooling."""
+
+ZOO_PHOTO = "Cat (Chelsea)"
+
+
+def zoo_first_last_state(model: str) -> dict[str, str]:
+    """Shared-link state of the compare-layers page on ``model``'s first and last blocks, pretrained, on a
+    photograph (what its weights were trained on)."""
+    first, last = ZOO_FIRST_LAST[model]
+    return {"model": model, "weights": "pretrained", "source": "Sample", "sample": ZOO_PHOTO,
+            "layer": first, "layer_b": last}
+
+
+def cached_zoo_models() -> list[str]:
+    """The models of :data:`ZOO_FIRST_LAST` whose default weights are in torchvision's cache on this machine
+    (``python -m featviz_core weights fetch resnet18`` puts them there before class)."""
+    return [model for model in ZOO_FIRST_LAST if weights_file(model).is_cached]
 
 
 def lesson_by_key(key: str) -> Lesson:

@@ -99,8 +99,20 @@ PRESENTATION_CSS = """<style>
 </style>"""
 """Presentation text: the page's own text at 17–19 px (Streamlit's 14–16 px is small on a projector)."""
 
+PRESENTER_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"], [data-testid="stMain"] h1 { display: none; }
+[data-testid="stMainBlockContainer"] { padding: 1rem 2rem; max-width: none; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] :is(p, li, code) { font-size: 24px; line-height: 1.45; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] :is(p, li, code) { font-size: 19px; }
+[data-testid="stMain"] :is(h2) { font-size: 34px; }
+[data-testid="stMain"] :is(h3) { font-size: 28px; }
+</style>"""
+"""The Lessons page as a presenter view, on top of :data:`PRESENTATION_CSS`: the whole screen for one lesson
+(no sidebar, no title bar) and its text at 24 px, readable from the back of a room on a 1024×768 projector."""
 
-def _on_off(raw: str) -> bool:
+
+def on_off(raw: str) -> bool:
     """A link's value for a toggle: ``true`` or ``false``, as Streamlit writes it."""
     value = {"true": True, "false": False}.get(raw.strip().lower())
     if value is None:
@@ -111,7 +123,7 @@ def _on_off(raw: str) -> bool:
 def pick_presentation() -> bool:
     """The presentation setting: large channel numbers, titles and page text. Remembered across pages and
     kept in shared links (``presentation=true``)."""
-    persistent_choice("presentation", [False, True], False, "presentation", parse=_on_off)
+    persistent_choice("presentation", [False, True], False, "presentation", parse=on_off)
     large = st.toggle(
         "Presentation (large text)", key="presentation", bind="query-params", on_change=keep_choice,
         args=("presentation",),

@@ -6,11 +6,32 @@ from typing import NoReturn
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.pages_manager import PagesManager
 
 from .context import Context
 from .messages import show_problem
 from .sidebar import build_context
 from .state import pop_link_notes
+
+_RAN = "featviz_ran"
+"""Session state: this session has run a page before."""
+
+
+def run_through_app() -> None:
+    """Make sure this page runs inside ``app.py`` (its navigation, page settings and server policy).
+
+    Streamlit starts every server in its old "pages folder" mode, because a ``pages/`` folder exists, and
+    leaves it only when ``app.py`` calls ``st.navigation``. A fresh server whose first visitor arrives on a
+    page's own URL (a shared link to /lessons, say) would run that page alone, with the folder's file names
+    as navigation, and stay so. Leaving that mode and rerunning runs ``app.py``, which opens the same page:
+    both modes name a page by its URL path. Only on a session's first run, which has no click a rerun could
+    drop (AppTest starts every run in the old mode again, and its later runs are left as they are).
+    """
+    first_run = not st.session_state.get(_RAN)
+    st.session_state[_RAN] = True
+    if PagesManager.uses_pages_directory and first_run:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def start_page(title: str) -> tuple[Context, DeltaGenerator]:
@@ -18,6 +39,7 @@ def start_page(title: str) -> tuple[Context, DeltaGenerator]:
 
     Returns (context, messages box); the page stops here, after its messages, when there is nothing to show.
     """
+    run_through_app()
     st.title(title)
     box = st.container()
     ctx = build_context()

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from featviz_core.normalize import NORMALIZATIONS
+from featviz_ui.page import run_through_app
+
+run_through_app()
 
 st.title("How to read the maps")
 st.markdown(
@@ -14,8 +17,9 @@ filter responded.
 * **Early layers** respond to edges, colours and textures: try the *Stripes* samples and watch channels
   light up for one angle only.
 * **Deeper layers** have more channels of smaller maps and respond to larger, more abstract patterns.
-* **Untrained weights** give noise-like maps with no structure: that is what a network that has learned
-  nothing sees.
+* **Untrained weights** can give smooth, tidy maps on a smooth image: random filters blur it rather than
+  turn it to noise. What gives them away is in their filters and in how alike their channels are: see
+  *Trained vs untrained*.
 
 **Normalization** decides how raw values become colours:
 """

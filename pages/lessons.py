@@ -9,19 +9,22 @@ import streamlit as st
 import featviz_core as fv
 from featviz_core.lessons import (
     LESSONS,
+    ZOO_FIRST_LAST,
     Lesson,
+    cached_zoo_models,
     conv2d_output_shape,
     conv_output_size,
     lesson_by_key,
     shape_checks,
     tiny_layer,
+    zoo_first_last_state,
 )
-from featviz_ui.controls import pick_presentation
+from featviz_ui.controls import PRESENTATION_CSS, PRESENTER_CSS, on_off, pick_presentation
 from featviz_ui.page import show_messages, start_page
 from featviz_ui.state import follow_link, keep_choice, persistent_choice, set_choice
 
 DISPLAY_DEFAULTS = {"normalization": "per_channel", "colormap": "viridis", "order_by": "index"}
-"""What a lesson's link sets unless it says otherwise, so one lesson's display never leaks into the next."""
+# what a lesson's link sets unless it says otherwise, so one lesson's display never leaks into the next
 KEYS = [lesson.key for lesson in LESSONS]
 
 
@@ -31,12 +34,36 @@ def step(offset: int) -> None:
 
 
 def open_in_dashboard(lesson: Lesson) -> None:
-    if st.button(f"Open in the dashboard: {lesson.title}", key=f"open_{lesson.key}", type="primary",
-                 icon=":material/open_in_new:"):
-        params = {**DISPLAY_DEFAULTS, **lesson.state}
-        follow_link(params)
+    page = lesson.page_path if lesson.page != "lessons" else "pages/explore.py"
+    open_state(f"Open in the dashboard: {lesson.title}", f"open_{lesson.key}", page, lesson.state, primary=True)
+
+
+def open_state(label: str, key: str, page: str, state: dict[str, str], primary: bool = False) -> None:
+    """A button that opens ``page`` restored to ``state`` (a shared link's values); from the presenter view,
+    with large text."""
+    if st.button(label, key=key, type="primary" if primary else "secondary", icon=":material/open_in_new:"):
+        presenting = {"presentation": "true"} if st.session_state.get("presenter") else {}
+        follow_link({**DISPLAY_DEFAULTS, **state, **presenting})
         # an empty URL: parameters bound to widgets are the widgets' to write, from the values restored
-        st.switch_page(lesson.page_path if lesson.page != "lessons" else "pages/explore.py", query_params={})
+        st.switch_page(page, query_params={})
+
+
+def zoo_early_vs_deep() -> None:
+    """The same comparison on a network trained on photographs, for each one whose weights are on this machine."""
+    cached = cached_zoo_models()
+    if not cached:
+        st.caption(
+            "On a network trained on photographs the difference is larger still: its first block answers to "
+            "edges and colours, its last to parts of objects. Fetch one before class (`python -m featviz_core "
+            f"weights fetch resnet18`; any of {', '.join(ZOO_FIRST_LAST)}) and it opens from here."
+        )
+        return
+    st.markdown("**The same on a network trained on photographs**: its first block answers to edges and colours, "
+                "its last to parts of objects (on the cat photograph).")
+    for model in cached:
+        first, last = ZOO_FIRST_LAST[model]
+        open_state(f"{model}: first block ({first}) vs last block ({last})", f"open_zoo_{model}",
+                   "pages/compare_layers.py", zoo_first_last_state(model))
 
 
 def output_shape(ctx) -> None:
@@ -97,13 +124,23 @@ with st.sidebar:
     st.header("Presenting", divider="gray")
     large_text = pick_presentation()
 persistent_choice("lesson", KEYS, KEYS[0], "lesson")
-back, picker, forward = st.columns([1, 6, 1], vertical_alignment="bottom")
+persistent_choice("presenter", [False, True], False, "presenter view", parse=on_off)
+back, picker, presenter, forward = st.columns([3, 4, 3.6, 3], vertical_alignment="bottom")
 back.button("Previous", key="previous", on_click=step, args=(-1,), icon=":material/arrow_back:", shortcut="PageUp",
-            help="PageUp (a presentation clicker's back button)")
+            help="PageUp (a presentation clicker's back button)", width="stretch")
 picker.segmented_control("Lesson", KEYS, key="lesson", format_func=lambda key: f"{KEYS.index(key) + 1}",
                          required=True, bind="query-params", on_change=keep_choice, args=("lesson",))
+presenting = presenter.toggle(
+    "Presenter view", key="presenter", bind="query-params", on_change=keep_choice, args=("presenter",),
+    help="For a projector: one lesson on the whole screen in large type, no sidebar; PageDown / PageUp step "
+    "through the lessons. Lessons open in the dashboard with large text.",
+)
 forward.button("Next", key="next", on_click=step, args=(1,), icon=":material/arrow_forward:", shortcut="PageDown",
-               help="PageDown (a presentation clicker's forward button)")
+               help="PageDown (a presentation clicker's forward button)", width="stretch")
+keep_choice("presenter")
+if presenting:
+    st.html(PRESENTATION_CSS + PRESENTER_CSS)
+    large_text = True
 keep_choice("lesson")
 current = lesson_by_key(st.session_state["lesson"])
 st.header(f"{KEYS.index(current.key) + 1} · {current.title}")
@@ -113,6 +150,8 @@ if current.key == "output-shape":
 elif current.key == "normalize":
     normalize_first(large_text)
 open_in_dashboard(current)
+if current.key == "early-vs-deep":
+    zoo_early_vs_deep()
 st.markdown(f"**Question.** {current.question}")
 with st.expander("Show the answer", key=f"answer_{current.key}"):
     st.markdown(current.answer)

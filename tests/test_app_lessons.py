@@ -8,13 +8,17 @@ import pytest
 
 from featviz_core.lessons import (
     LESSONS,
+    ZOO_FIRST_LAST,
+    ZOO_PHOTO,
     conv2d_output_shape,
     conv_output_size,
     lesson_by_key,
     shape_checks,
     tiny_layer,
 )
+from featviz_ui.controls import PRESENTATION_CSS, PRESENTER_CSS
 from tests.support.apptest import chart, grid_spec, meta, open_link, start, tile_pixels
+from tests.support.weights import seed_resnet18
 
 
 def lessons_page(lesson: str | None = None, **state: str):
@@ -104,3 +108,35 @@ def test_each_lesson_opens_the_dashboard_in_its_state_and_has_an_answer(lesson):
     assert meta(at)["normalization"] == state.get("normalization", "per_channel")
     assert at.sidebar.selectbox(key="model").value == state["model"]
     assert at.sidebar.selectbox(key="order_by").value == state.get("order_by", "index")
+
+
+def test_early_vs_deep_says_how_to_get_a_photo_network_when_none_is_cached():
+    at = lessons_page("early-vs-deep")
+    assert not [b for b in at.button if b.key.startswith("open_zoo_")]
+    assert any("weights fetch resnet18" in caption.value for caption in at.caption)
+
+
+def test_early_vs_deep_opens_a_cached_zoo_models_first_and_last_blocks(torch_home):
+    seed_resnet18(torch_home)
+    at = lessons_page("early-vs-deep")
+    assert [b.key for b in at.button if b.key.startswith("open_zoo_")] == ["open_zoo_resnet18"]
+    at.button(key="open_zoo_resnet18").click().run()
+    assert not at.exception, at.exception
+    first, last = ZOO_FIRST_LAST["resnet18"]
+    titles = [chart(at, f"layer_{side}")["layout"]["title"]["text"] for side in ("left", "right")]
+    assert titles[0].startswith(first + " ·") and titles[1].startswith(last + " ·")
+    assert at.sidebar.selectbox(key="model").value == "resnet18"
+    assert "UNTRAINED" not in " ".join(titles)  # the cached, trained weights, on the photograph
+    assert at.session_state["chosen_sample"] == ZOO_PHOTO
+
+
+def test_the_presenter_view_hides_the_sidebar_and_opens_lessons_in_large_text():
+    at = lessons_page("sparse", presenter="true")
+    styles = " ".join(element.proto.body for element in at.get("html"))
+    assert PRESENTER_CSS in styles and PRESENTATION_CSS in styles
+    at.button(key="open_sparse").click().run()
+    assert not at.exception, at.exception
+    assert meta(at)["large_text"] is True and at.sidebar.toggle(key="presentation").value
+    at.switch_page("pages/lessons.py").run()
+    at.toggle(key="presenter").set_value(False).run()
+    assert PRESENTER_CSS not in " ".join(element.proto.body for element in at.get("html"))
