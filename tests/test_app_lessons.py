@@ -140,3 +140,14 @@ def test_the_presenter_view_hides_the_sidebar_and_opens_lessons_in_large_text():
     at.switch_page("pages/lessons.py").run()
     at.toggle(key="presenter").set_value(False).run()
     assert PRESENTER_CSS not in " ".join(element.proto.body for element in at.get("html"))
+
+
+@pytest.mark.parametrize("model", list(ZOO_FIRST_LAST))
+def test_each_zoo_models_first_and_last_blocks_are_maps_of_that_model(model):
+    import featviz_core as fv
+
+    loaded = fv.load_model(model, weights=None)
+    first, last = ZOO_FIRST_LAST[model]
+    captured = fv.capture(loaded, fv.load_sample(ZOO_PHOTO))
+    early, deep = captured[first].shape, captured[last].shape
+    assert len(early) == len(deep) == 3 and early[-1] >= 4 * deep[-1] > 4  # full-size edges, small deep maps
