@@ -32,8 +32,10 @@ from .inspect_layer import (
     output_shape_explainer,
     overlay,
 )
+from .labels import read_labels
 from .layers import default_layer, layer_tree
 from .models import LoadedModel, available_models, load_model
+from .onnx_model import load_onnx
 from .predict import predict
 from .samples import list_samples, load_sample
 from .stats import channel_stats, layer_summary
@@ -45,6 +47,8 @@ __all__ = [
     "load_model",
     "available_models",
     "load_with_state_dict",
+    "load_onnx",
+    "read_labels",
     "load_torchscript",
     "LoadedModel",
     # images

@@ -15,7 +15,8 @@ Several things make this harder than registering a hook per module:
 * **Clean-up.** Hooks are removed in a ``finally`` block, whether the forward pass succeeds or raises.
 * **TorchScript** runs children inside its interpreter, where hooks cannot reach: those models record
   through an operator added to their graphs instead (:mod:`featviz_core.torchscript_capture`), with the same
-  per-thread isolation.
+  per-thread isolation. **ONNX** models return every node's output from their one onnxruntime run
+  (:mod:`featviz_core.onnx_model`), recorded the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from PIL import Image
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
 
-from . import torch_private, torchscript_capture
+from . import onnx_model, torch_private, torchscript_capture
 from .copy_on_write import Kept, guard_for
 from .errors import ImageError, LayerError, ModelError
 from .input_budget import check_preprocess_budget
@@ -241,17 +242,21 @@ class _Recorder:
         modules = list(root.named_modules())  # one walk: on MobileNet each costs 0.5 ms
         self._names = {id(module): name for name, module in modules if name}
         self._order = {name: index for index, (name, _) in enumerate(modules) if name}
-        self._types = (
-            torchscript_capture.module_types(root)
-            if torchscript_capture.is_scripted(root)
-            else {name: type(module).__name__ for name, module in modules}
-        )
+        if onnx_model.is_onnx(root):
+            self._types = dict(root.op_types)
+        elif torchscript_capture.is_scripted(root):
+            self._types = torchscript_capture.module_types(root)
+        else:
+            self._types = {name: type(module).__name__ for name, module in modules}
         # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript
         self._records: list[tuple[str, tuple[Union[Kept, torch.Tensor], str, Optional[tuple[int, ...]]]]] = []
         self._guard = guard_for(module for _, module in modules)
 
     def listening(self):
-        """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one."""
+        """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one; the
+        session's own outputs for an ONNX one."""
+        if onnx_model.is_onnx(self._root):
+            return onnx_model.recording(self._records)
         if torchscript_capture.is_scripted(self._root):
             torchscript_capture.instrument(self._root)
             return torchscript_capture.recording(self._records)

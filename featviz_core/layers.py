@@ -11,7 +11,7 @@ from torch import nn
 from .capture import Capture
 from .models import LoadedModel
 
-_CONVOLUTION = re.compile(r"^(Lazy)?Conv(Transpose)?[123]d$")
+_CONVOLUTION = re.compile(r"^(Lazy)?Conv(Transpose)?([123][dD])?$")  # torch, ONNX (Conv), Keras (Conv2D)
 """torch.nn's convolution classes, not blocks such as torchvision's Conv2dNormActivation."""
 
 
@@ -41,7 +41,8 @@ class LayerEntry:
 
 
 def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerEntry]:
-    """Every named module in definition order, with repeated calls (``name#2``) listed after the first.
+    """Every named module in definition order, with repeated calls (``name#2``) listed after the first; then
+    captured layers that are no module of the model (an ONNX graph's nodes, in graph order).
 
     Example::
 
@@ -65,6 +66,10 @@ def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerE
         for key in keys:
             shape = captured[key].shape if key is not None else None
             entries.append(LayerEntry(key or name, key, type(child).__name__, depth, shape, leaf))
+    listed = {entry.key for entry in entries}
+    for key, fmap in captured.items():  # layers that are not torch modules: an ONNX graph's nodes
+        if key not in listed:
+            entries.append(LayerEntry(key, key, fmap.module_type, 0, fmap.shape, True))
     return entries
 
 

@@ -25,12 +25,14 @@ from .uploads import check_size, is_torch_save
 
 @dataclass(frozen=True)
 class GenericPreprocess:
-    """Resize the short side, centre-crop to ``size``, scale to 0–1 and normalize: a zoo model's pipeline."""
+    """Resize the short side, centre-crop to ``size`` (a side, or height and width), scale to 0–1 and
+    normalize: a zoo model's pipeline."""
 
-    size: int
+    size: int | tuple[int, int]
     channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    invert: bool = False  # light ink on dark, as MNIST was made, for a model trained on it
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         if self.channels == 1:
@@ -38,9 +40,10 @@ class GenericPreprocess:
         pipeline = v2.Compose(
             [
                 v2.PILToTensor(),
-                v2.Resize(self.size, antialias=True),
+                v2.Resize(self.size if isinstance(self.size, int) else max(self.size), antialias=True),
                 v2.CenterCrop(self.size),
                 v2.ToDtype(torch.float32, scale=True),
+                *([v2.Lambda(lambda x: 1.0 - x)] if self.invert else []),
                 v2.Normalize(list(self.mean), list(self.std)),
             ]
         )

@@ -11,14 +11,13 @@ reported and the last good image, model and capture stay on screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import streamlit as st
 
 import featviz_core as fv
-from featviz_core import digits, settings
+from featviz_core import digits
 from featviz_core.images import UPLOAD_EXTENSIONS
 from featviz_core.models import UNTRAINED_SEED
 from featviz_core.samples import DEFAULT_SAMPLE, sample_bytes, sample_description
@@ -27,30 +26,26 @@ from featviz_core.weights import WeightsFile, WeightsState, download_weights
 from . import upload_limits
 from .caches import cached_capture, cached_model
 from .context import Context, ImageChoice, decode, digest
+from .given import in_use, remove_button, take
 from .messages import Problem, problem, show_problem
+from .own_model import DEFAULT_MODEL, OWN_MODELS, OWN_ONNX, OWN_TORCHSCRIPT, pick_onnx_model, pick_torchscript_model
 from .state import (
     forget,
-    keep,
     keep_choice,
     kept,
     last_good,
     link_note,
-    mark_taken,
     persistent_choice,
     remember,
     set_choice,
-    taken,
 )
 from .weights_probe import recheck_weights, weights_status
 
 SOURCES = ("Sample", "Upload", "Camera")
-OWN_MODEL = "Your own model (TorchScript)"
-DEFAULT_MODEL = "digits_cnn"
 # Formats the decoder recognises only to explain that it cannot read them; accepting them here lets the
 # user get that explanation instead of the browser's bare "file type not allowed".
 EXPLAINED_EXTENSIONS = ("svg", "heic", "heif", "avif")
 WEIGHTS_EXTENSIONS = ("pth", "pt", "bin", "ckpt")
-TORCHSCRIPT_EXTENSIONS = ("pt", "pth", "ts", "torchscript", "zip")
 
 
 def build_context() -> Context:
@@ -82,7 +77,8 @@ def build_context() -> Context:
     if ctx.model is not None and not ctx.model.trained:
         ctx.notices.append(
             f"**Untrained weights** (random, seed {UNTRAINED_SEED}): these maps show what a network "
-            "that has learned nothing does. Expect noise-like maps, not learned features."
+            "that has learned nothing does. On a smooth image random filters still give smooth maps: "
+            "*Trained vs untrained* shows what gives them away."
         )
     return ctx
 
@@ -117,11 +113,11 @@ def pick_image() -> tuple[ImageChoice, list[Problem]]:
             given = st.camera_input("Take a picture", key="camera")
         if given is not None:
             name = given.name if source == "Upload" else "camera snapshot"
-            problems += _take(slot, given.file_id, name, lambda: decode(given.getvalue(), name))
+            problems += take(slot, given.file_id, name, lambda: decode(given.getvalue(), name))
         choice = kept(slot)
         if choice is not None:
             what = "your upload" if source == "Upload" else "your"
-            _in_use(f"Using {what} **{choice.name}**", slot, _drop_image)
+            in_use(f"Using {what} **{choice.name}**", slot, _drop_image)
         if linked_upload and choice is None:
             link_note(
                 "This link was shared from an uploaded or camera image, which cannot travel in a link: everything "
@@ -134,37 +130,6 @@ def pick_image() -> tuple[ImageChoice, list[Problem]]:
         st.caption(f"Showing **{choice.name}** until you give a new image.")
     remember("image", choice)
     return choice, problems
-
-
-def _take(slot: str, token: object, name: str, read: Callable[[], Any]) -> list[Problem]:
-    """Read a new upload once into this session's ``slot``; returns what stops it from being used.
-
-    The same upload on a later run (``token``: its file id, and what it is read for) is not read again, and
-    its problem, if it had one, is said again while it stays in the uploader. A file that cannot be used
-    leaves what the slot held before.
-    """
-    before = taken(slot)
-    if before is not None and before[0] == token:
-        return [before[1]] if before[1] is not None else []
-    found: Problem | None = None
-    try:
-        keep(slot, read())
-    except fv.FeatvizError as exc:
-        found = problem(f"**{name}** could not be used: ", exc)
-    mark_taken(slot, token, found)
-    return [found] if found is not None else []
-
-
-def _in_use(text: str, slot: str, drop: Callable[[str], None]) -> None:
-    """Say that what the person gave is in use, with a button to stop using it."""
-    st.markdown(f":material/check_circle: {text}")
-    _remove_button(slot, drop)
-
-
-def _remove_button(slot: str, drop: Callable[[str], None]) -> None:
-    """Forget what was given for ``slot`` (``drop`` also moves the sidebar back to a default choice)."""
-    st.button("Remove", key=f"drop_{slot}", icon=":material/close:", on_click=drop, args=(slot,),
-              help="Stop using it and forget it. To replace it, upload another file instead.")
 
 
 def _drop_image(slot: str) -> None:
@@ -181,13 +146,15 @@ def _model_label(name: str) -> str:
 def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]:
     """Model and weights. Returns (model or None, cache key, problems for the main area)."""
     st.header("2 · Model", divider="gray")
-    options = [*fv.available_models(), OWN_MODEL]
+    options = [*fv.available_models(), *OWN_MODELS]
     persistent_choice("model", options, DEFAULT_MODEL, "model", format_func=_model_label)
     name = st.selectbox("Model", options, key="model", format_func=_model_label, help="Type to search.",
                         bind="query-params")
     keep_choice("model")
-    if name == OWN_MODEL:
-        return pick_own_model()
+    if name == OWN_TORCHSCRIPT:
+        return pick_torchscript_model()
+    if name == OWN_ONNX:
+        return pick_onnx_model()
     bundled = name == DEFAULT_MODEL
     if bundled:
         meta = digits.metadata()
@@ -270,18 +237,6 @@ class GivenWeights:
     model: fv.LoadedModel
 
 
-@dataclass(frozen=True)
-class GivenTorchScript:
-    """A TorchScript file the person uploaded: its bytes (to load it again at another input size), and the
-    model as last loaded, with its cache key."""
-
-    filename: str
-    data: bytes
-    digest: str
-    key: str
-    model: fv.LoadedModel
-
-
 def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[Problem]]:
     """Uploaded weights for ``name``, kept for the session once they fit, on every page."""
     upload = st.file_uploader(
@@ -292,13 +247,13 @@ def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[Probl
     )
     problems: list[Problem] = []
     if upload is not None:
-        problems = _take("weights_file", (upload.file_id, name), upload.name, lambda: _check_weights(name, upload))
+        problems = take("weights_file", (upload.file_id, name), upload.name, lambda: _check_weights(name, upload))
     given: Optional[GivenWeights] = kept("weights_file")
     if given is None or given.arch != name:
         st.caption("Choose a weights file; the last model stays on screen meanwhile.")
         return None, "", problems
     st.success(f"Using your weights **{given.filename}**: every tensor matches {name}.")
-    _remove_button("weights_file", _drop_weights)
+    remove_button("weights_file", _drop_weights)
     return given.model, given.key, problems
 
 
@@ -312,62 +267,3 @@ def _check_weights(name: str, upload: Any) -> GivenWeights:
 def _drop_weights(slot: str) -> None:
     forget(slot)
     set_choice("weights", "pretrained")
-
-
-def pick_own_model() -> tuple[fv.LoadedModel | None, str, list[Problem]]:
-    """An uploaded TorchScript model, kept for the session once it loads, on every page."""
-    if not settings.current().allow_torchscript:
-        st.info(
-            "This server does not accept TorchScript models: a TorchScript file is a program that would run "
-            "here. Upload a state dict for one of the listed architectures instead."
-        )
-        return None, "", []
-    upload = st.file_uploader(
-        "TorchScript model (torch.jit.save)", type=list(TORCHSCRIPT_EXTENSIONS), key="own_model",
-        max_upload_size=upload_limits.model_file_mb(),
-        help="It stays in your session only, on every page, until you replace or remove it.",
-    )
-    problems: list[Problem] = []
-    if upload is not None:
-        problems = _take("own_model", upload.file_id, upload.name,
-                         lambda: _load_torchscript(upload.name, upload.getvalue()))
-    given: Optional[GivenTorchScript] = kept("own_model")
-    if given is None:
-        st.caption("Choose a TorchScript file; the last model stays on screen meanwhile.")
-        return None, "", problems
-    _in_use(f"Using your model **{given.filename}**", "own_model", _drop_own_model)
-    left, right = st.columns(2)
-    channels = left.selectbox("Input channels", ("auto", 1, 3), key="own_channels", persist_state="session")
-    size = right.number_input("Input size", min_value=8, max_value=1024, value=None, step=1, key="own_size",
-                              placeholder="auto", help="Side of the square input, in pixels.",
-                              persist_state="session")
-    key = _torchscript_key(given.digest, size, channels)
-    if key != given.key:  # another input size or channel count: load the same file again for it
-        try:
-            given = _load_torchscript(given.filename, given.data, size, channels)
-        except fv.FeatvizError as exc:
-            return None, "", [*problems, problem(f"**{given.filename}** cannot be used: ", exc)]
-        keep("own_model", given)
-    model = given.model
-    st.caption(f"Input: {model.extra['channels']} channel(s), {model.extra['input_size']}×{model.extra['input_size']}.")
-    return model, given.key, problems
-
-
-def _torchscript_key(data_digest: str, size: Optional[float], channels: Union[str, int]) -> str:
-    return f"torchscript|{data_digest}|{size}|{channels}"
-
-
-def _load_torchscript(filename: str, data: bytes, size: Optional[float] = None,
-                      channels: Union[str, int] = "auto") -> GivenTorchScript:
-    with st.spinner(f"Loading {filename}…"):
-        model = fv.load_torchscript(
-            data, filename, input_size=int(size) if size else None,
-            channels=None if channels == "auto" else int(channels),
-        )
-    data_digest = digest(data)
-    return GivenTorchScript(filename, data, data_digest, _torchscript_key(data_digest, size, channels), model)
-
-
-def _drop_own_model(slot: str) -> None:
-    forget(slot)
-    set_choice("model", DEFAULT_MODEL)

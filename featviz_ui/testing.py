@@ -301,9 +301,11 @@ def sidebar_click(page, text: str) -> None:
 
 
 def upload_file(page, widget_key: str, path) -> None:
-    """Give a file to the st.file_uploader whose key is ``widget_key``."""
+    """Give a file (or a list of files, to an uploader that takes several) to the st.file_uploader whose key is
+    ``widget_key``."""
     wait_until_idle(page)
-    page.locator(f'.st-key-{widget_key} input[type="file"]').set_input_files(str(path))
+    files = [str(item) for item in path] if isinstance(path, (list, tuple)) else str(path)
+    page.locator(f'.st-key-{widget_key} input[type="file"]').set_input_files(files)
 
 
 def use_untrained_zoo_model(page, name: str, timeout: float = TIMEOUT_MS) -> None:
