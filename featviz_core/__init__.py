@@ -32,6 +32,7 @@ from .inspect_layer import (
     output_shape_explainer,
     overlay,
 )
+from .keras_model import load_keras
 from .labels import read_labels
 from .layers import default_layer, layer_tree
 from .models import LoadedModel, available_models, load_model
@@ -47,6 +48,7 @@ __all__ = [
     "load_model",
     "available_models",
     "load_with_state_dict",
+    "load_keras",
     "load_onnx",
     "read_labels",
     "load_torchscript",

@@ -15,8 +15,8 @@ Several things make this harder than registering a hook per module:
 * **Clean-up.** Hooks are removed in a ``finally`` block, whether the forward pass succeeds or raises.
 * **TorchScript** runs children inside its interpreter, where hooks cannot reach: those models record
   through an operator added to their graphs instead (:mod:`featviz_core.torchscript_capture`), with the same
-  per-thread isolation. **ONNX** models return every node's output from their one onnxruntime run
-  (:mod:`featviz_core.onnx_model`), recorded the same way.
+  per-thread isolation. Models of other runtimes (ONNX, Keras) record every layer's output from their one
+  run themselves (:mod:`featviz_core.recorded`), the same way.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from PIL import Image
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
 
-from . import onnx_model, torch_private, torchscript_capture
+from . import keras_model, recorded, torch_private, torchscript_capture
 from .copy_on_write import Kept, guard_for
 from .errors import ImageError, LayerError, ModelError
 from .input_budget import check_preprocess_budget
@@ -202,13 +202,22 @@ def capture(model: ModelLike, image: InputLike) -> Capture:
             detail=exc,
         ) from None
     logits = output[0].detach().cpu() if isinstance(output, torch.Tensor) and output.shape[:1] == (1,) else None
-    return Capture(recorder.feature_maps(), batch[0].detach().cpu(), logits, label)
+    maps = recorder.feature_maps()
+    if not maps:
+        raise ModelError(
+            f"{label} ran, but none of its layers could be captured: it has no torch submodules that return a "
+            "tensor. A Keras model's layers are not torch submodules: load it with fv.load_keras (or pass the "
+            "Keras model itself); an ONNX model goes through fv.load_onnx."
+        )
+    return Capture(maps, batch[0].detach().cpu(), logits, label)
 
 
 def _prepare(model: ModelLike, image: InputLike) -> tuple[nn.Module, torch.Tensor, str]:
     """Turn the arguments into (module, batch of one on the module's device, label)."""
     if isinstance(model, LoadedModel):
         module, label, preprocess = model.module, model.label, model.preprocess
+    elif keras_model.is_keras_model(model):
+        module, label, preprocess = keras_model.KerasModule(model, model.name), model.name, None
     elif isinstance(model, nn.Module):
         module, label, preprocess = model, type(model).__name__, None
     else:
@@ -242,8 +251,8 @@ class _Recorder:
         modules = list(root.named_modules())  # one walk: on MobileNet each costs 0.5 ms
         self._names = {id(module): name for name, module in modules if name}
         self._order = {name: index for index, (name, _) in enumerate(modules) if name}
-        if onnx_model.is_onnx(root):
-            self._types = dict(root.op_types)
+        if recorded.is_recorded(root):
+            self._types = dict(root.layer_types)
         elif torchscript_capture.is_scripted(root):
             self._types = torchscript_capture.module_types(root)
         else:
@@ -253,10 +262,10 @@ class _Recorder:
         self._guard = guard_for(module for _, module in modules)
 
     def listening(self):
-        """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one; the
-        session's own outputs for an ONNX one."""
-        if onnx_model.is_onnx(self._root):
-            return onnx_model.recording(self._records)
+        """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one; its own
+        records for a model from another runtime (ONNX, Keras)."""
+        if recorded.is_recorded(self._root):
+            return recorded.recording(self._records)
         if torchscript_capture.is_scripted(self._root):
             torchscript_capture.instrument(self._root)
             return torchscript_capture.recording(self._records)

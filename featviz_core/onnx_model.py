@@ -14,9 +14,7 @@ maps are turned around so every map is (C, H, W), as for torch models.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -24,10 +22,10 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from torch import nn
 
 from .errors import ModelError
 from .models import LoadedModel
+from .recorded import RecordedModule
 from .torchscript import GenericPreprocess
 from .uploads import check_size
 
@@ -46,7 +44,6 @@ _TRANSPOSED = {((0, 3, 1, 2), "NHWC"): "NCHW", ((0, 2, 3, 1), "NCHW"): "NHWC"}
 """What a Transpose makes of a layout; any other permutation leaves the result's layout unknown."""
 _FLOAT_KINDS = "f"
 _WEIGHTS = frozenset({1, 10, 11, 16})  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16: not shapes or indices
-_local = threading.local()
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,9 @@ class OnnxNode:
     input_value: Optional[str]
 
 
-class OnnxModule(nn.Module):
+class OnnxModule(RecordedModule):
     """An onnxruntime session behind a torch module's interface: ``forward`` takes an NCHW batch and returns
-    the graph's first output; while :func:`recording` is active on the calling thread it also records every
-    node's output, channels first."""
+    the graph's first output, and records every node's output, channels first, when captured."""
 
     def __init__(self, data: bytes, filename: str, external: Mapping[str, bytes] = MappingProxyType({})) -> None:
         super().__init__()
@@ -83,7 +79,7 @@ class OnnxModule(nn.Module):
         self.filename = filename
         self.input = image_input(graph_model.graph)
         self.nodes = _nodes(graph_model.graph, self.input.name)
-        self.op_types = {node.layer: node.op_type for node in self.nodes}
+        self.layer_types = {node.layer: node.op_type for node in self.nodes}
         self.num_params = sum(int(np.prod(t.dims)) for t in graph_model.graph.initializer if t.data_type in _WEIGHTS)
         self.opsets = {o.domain or "ai.onnx": o.version for o in graph_model.opset_import}
         self._layouts = _layouts(graph_model.graph, self.input)
@@ -104,14 +100,13 @@ class OnnxModule(nn.Module):
             values = dict(zip(self._outputs, self._session.run(self._outputs, {self.input.name: array}), strict=True))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise RuntimeError(f"onnxruntime could not run {self.filename}: {exc}") from exc
-        sink = getattr(_local, "sink", None)
-        if sink is not None:
+        if self.recording_now():
             shape = tuple(batch.shape[1:])
             for node in self.nodes:
                 value = values.get(node.value)
                 if isinstance(value, np.ndarray) and value.dtype.kind in _FLOAT_KINDS and value.ndim >= 1:
-                    tensor = self._channels_first(node.value, value)
-                    sink.append((node.layer, (tensor, "", self._input_shape(node, values, shape))))
+                    self.record(node.layer, self._channels_first(node.value, value), "",
+                                self._input_shape(node, values, shape))
         return torch.from_numpy(np.ascontiguousarray(values[self._output], dtype=np.float32))
 
     def _channels_first(self, value_name: str, value: np.ndarray) -> torch.Tensor:
@@ -126,17 +121,6 @@ class OnnxModule(nn.Module):
         if not isinstance(value, np.ndarray) or value.ndim < 1:
             return None
         return tuple(self._channels_first(node.input_value, value).shape[1:])
-
-
-@contextmanager
-def recording(sink: list) -> Iterator[None]:
-    """Collect ``(layer, (map, note, input shape))`` from ONNX models run on this thread."""
-    previous = getattr(_local, "sink", None)
-    _local.sink = sink
-    try:
-        yield
-    finally:
-        _local.sink = previous
 
 
 def load_onnx(
@@ -204,10 +188,6 @@ def load_onnx(
         extra={"input_size": size, "channels": spec.channels, "layout": spec.layout,
                "size_fixed": fixed, "opsets": module.opsets, "invert": invert},
     )
-
-
-def is_onnx(module: Any) -> bool:
-    return isinstance(module, OnnxModule)
 
 
 def image_input(graph: Any) -> OnnxInput:

@@ -14,8 +14,9 @@ def predict(model: LoadedModel, image: Union[InputLike, Capture], top: Optional[
     """``(label, probability)`` pairs, most likely first (all classes, or the ``top`` few).
 
     ``image`` may be a :class:`Capture` of this model, so the dashboard reuses the forward pass it already
-    ran. Labels come from the weights' categories (torchvision) or the digit classes; a model without
-    category names gets "class N".
+    ran. Labels come from the weights' categories (torchvision), the digit classes or a labels file; a model
+    without category names gets "class N". A model that ends in its own softmax (Keras' usual last layer, many
+    ONNX exports) is read as it is, not put through softmax again.
 
     Example::
 
@@ -28,12 +29,17 @@ def predict(model: LoadedModel, image: Union[InputLike, Capture], top: Optional[
     logits = image.output if isinstance(image, Capture) else capture(model, image).output
     if logits is None or logits.dim() != 1:
         return []
-    probabilities = torch.softmax(logits.float(), dim=0)
+    probabilities = logits.float() if is_distribution(logits) else torch.softmax(logits.float(), dim=0)
     order = torch.argsort(probabilities, descending=True)
     if top is not None:
         order = order[:top]
-    names = model.categories
+    names = getattr(model, "categories", ())  # a bare module has none
     return [
         (names[i] if i < len(names) else f"class {i}", float(probabilities[i]))
         for i in order.tolist()
     ]
+
+
+def is_distribution(values: torch.Tensor, tolerance: float = 1e-3) -> bool:
+    """Whether a model's output is already probabilities: none negative, summing to one."""
+    return bool(values.min() >= 0) and abs(float(values.double().sum()) - 1.0) <= tolerance

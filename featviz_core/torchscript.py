@@ -20,7 +20,7 @@ from . import settings
 from .errors import ModelError
 from .models import LoadedModel, best_device
 from .torchscript_capture import instrument
-from .uploads import check_size, is_torch_save
+from .uploads import check_size, is_keras_archive, is_onnx_bytes, is_torch_save
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,18 @@ def load_torchscript(
 
 def _not_torchscript(data: bytes, filename: str, exc: BaseException) -> ModelError:
     """Say what the file is instead, when that can be told, and how to make one that loads."""
+    if is_keras_archive(data) or filename.lower().endswith((".keras", ".h5")):
+        return ModelError(
+            f"{filename} is a Keras model, not a TorchScript one: choose *Your own model (Keras)* in the Model list "
+            "(fv.load_keras in Python) and upload it there.",
+            detail=exc,
+        )
+    if is_onnx_bytes(data):
+        return ModelError(
+            f"{filename} is an ONNX model, not a TorchScript one: choose *Your own model (ONNX)* in the Model list "
+            "(fv.load_onnx in Python) and upload it there.",
+            detail=exc,
+        )
     if is_torch_save(data):
         return ModelError(
             f"{filename} looks like weights saved with torch.save (a state dict or pickled model), not a TorchScript "

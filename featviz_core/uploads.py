@@ -180,6 +180,22 @@ def is_torch_save(data: bytes) -> bool:
     return any(name.endswith("data.pkl") for name in names) and not is_torchscript(data)
 
 
+def is_keras_archive(data: bytes) -> bool:
+    """A ``.keras`` file: a zip holding Keras' ``config.json`` and ``metadata.json``."""
+    names = set(_zip_names(data))
+    return {"config.json", "metadata.json"} <= names
+
+
+def is_onnx_bytes(data: bytes) -> bool:
+    """Whether ``data`` parses as an ONNX model with a graph (cheap: onnx reads only the protobuf)."""
+    try:
+        import onnx
+
+        return bool(onnx.load_model_from_string(data).graph.node)
+    except Exception:  # noqa: BLE001 - whatever onnx raises for bytes that are not its format
+        return False
+
+
 def _zip_names(data: bytes) -> list[str]:
     if not data.startswith(b"PK"):
         return []

@@ -1,8 +1,10 @@
-"""Models people bring as files, kept for their session on every page: ONNX (any framework's export, safe
-on a shared server) and TorchScript (a program, so only where the server's owner allows it)."""
+"""Models people bring as files, kept for their session on every page: ONNX (any framework's export) and
+Keras (loaded in safe mode), both safe on a shared server, and TorchScript (a program, so only where the
+server's owner allows it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -19,7 +21,8 @@ from .state import forget, keep, kept, set_choice
 
 OWN_TORCHSCRIPT = "Your own model (TorchScript)"
 OWN_ONNX = "Your own model (ONNX)"
-OWN_MODELS = (OWN_ONNX, OWN_TORCHSCRIPT)
+OWN_KERAS = "Your own model (Keras)"
+OWN_MODELS = (OWN_ONNX, OWN_KERAS, OWN_TORCHSCRIPT)
 TORCHSCRIPT_EXTENSIONS = ("pt", "pth", "ts", "torchscript", "zip")
 DEFAULT_MODEL = "digits_cnn"
 
@@ -95,26 +98,9 @@ def _drop_own_model(slot: str) -> None:
     set_choice("model", DEFAULT_MODEL)
 
 
-ONNX_EXTENSIONS = ("onnx", "data", "bin")
-"""The graph, and the file(s) ``torch.onnx.export`` keeps its weights in beside it (``model.onnx.data``)."""
-LABELS_EXTENSIONS = ("txt", "json")
-
-
 @dataclass(frozen=True)
-class GivenOnnx:
-    """An ONNX upload: its files (to load it again with other preprocessing) and the model as last loaded."""
-
-    filename: str
-    data: bytes
-    external: dict[str, bytes]
-    digest: str
-    key: str
-    model: fv.LoadedModel
-
-
-@dataclass(frozen=True)
-class OnnxChoices:
-    """The preprocessing and class names chosen beside an ONNX model; ``None`` means what the graph implies."""
+class ModelChoices:
+    """The preprocessing and class names chosen beside an uploaded model; ``None`` means what the file implies."""
 
     size: Optional[int] = None
     mean: Optional[tuple[float, ...]] = None
@@ -122,96 +108,160 @@ class OnnxChoices:
     invert: bool = False
     labels: tuple[str, ...] = ()
 
-    def key(self, data_digest: str) -> str:
+    def key(self, kind: str, data_digest: str) -> str:
         labels = digest(repr(self.labels).encode())
-        return f"onnx|{data_digest}|{self.size}|{self.mean}|{self.std}|{self.invert}|{labels}"
+        return f"{kind}|{data_digest}|{self.size}|{self.mean}|{self.std}|{self.invert}|{labels}"
+
+
+Files = tuple[str, bytes, dict[str, bytes]]
+"""An upload: the model file's name and bytes, and the files beside it (an ONNX graph's weights) by name."""
+
+
+@dataclass(frozen=True)
+class FileModelKind:
+    """One kind of model file people upload: how the picker offers it and how featviz_core loads it."""
+
+    kind: str
+    option: str
+    uploader: str
+    extensions: tuple[str, ...]
+    help: str
+    several: bool
+    load: Callable[[Files, ModelChoices], fv.LoadedModel]
+
+
+def _load_onnx_files(files: Files, choices: ModelChoices) -> fv.LoadedModel:
+    filename, data, external = files
+    return fv.load_onnx(data, filename, input_size=choices.size, mean=choices.mean, std=choices.std,
+                        invert=choices.invert, categories=choices.labels, external=external)
+
+
+def _load_keras_files(files: Files, choices: ModelChoices) -> fv.LoadedModel:
+    filename, data, _ = files
+    return fv.load_keras(data, filename, mean=choices.mean, std=choices.std, invert=choices.invert,
+                         categories=choices.labels)
+
+
+ONNX = FileModelKind(
+    "onnx", OWN_ONNX, "ONNX model (.onnx, with its .onnx.data file if it has one)", ("onnx", "data", "bin"),
+    "Any framework's ONNX export (torch.onnx.export, tf2onnx, skl2onnx…), run with onnxruntime. An ONNX file "
+    "holds no code, only operators and weights. torch.onnx.export writes the weights beside the graph, in "
+    "model.onnx.data: give both files together.",
+    True, _load_onnx_files,
+)
+KERAS = FileModelKind(
+    "keras", OWN_KERAS, "Keras model (.keras, or legacy .h5)", ("keras", "h5", "hdf5"),
+    "A model saved with model.save('model.keras'), loaded with Keras 3 on its torch backend in safe mode: a "
+    "Lambda layer or a custom class, which would run code, is refused.",
+    False, _load_keras_files,
+)
+LABELS_EXTENSIONS = ("txt", "json")
+
+
+@dataclass(frozen=True)
+class GivenFile:
+    """An uploaded model: its files (to load it again with other preprocessing) and the model as last loaded."""
+
+    files: Files
+    digest: str
+    key: str
+    model: fv.LoadedModel
+
+    @property
+    def filename(self) -> str:
+        return self.files[0]
 
 
 def pick_onnx_model() -> tuple[fv.LoadedModel | None, str, list[Problem]]:
-    """An uploaded ONNX model (with its weights file when it has one), kept for the session on every page,
-    with its preprocessing shown and settable and an optional class-names file."""
-    uploads = st.file_uploader(
-        "ONNX model (.onnx, with its .onnx.data file if it has one)", type=list(ONNX_EXTENSIONS), key="onnx_model",
-        accept_multiple_files=True, max_upload_size=upload_limits.model_file_mb(),
-        help="Any framework's ONNX export (torch.onnx.export, tf2onnx, keras2onnx, skl2onnx…), run with "
-        "onnxruntime. An ONNX file holds no code, only operators and weights. It stays in your session only, on "
-        "every page, until you replace or remove it.",
+    return pick_file_model(ONNX)
+
+
+def pick_keras_model() -> tuple[fv.LoadedModel | None, str, list[Problem]]:
+    return pick_file_model(KERAS)
+
+
+def pick_file_model(kind: FileModelKind) -> tuple[fv.LoadedModel | None, str, list[Problem]]:
+    """An uploaded model file, kept for the session on every page, with its preprocessing shown and settable
+    and an optional class-names file."""
+    given_files = st.file_uploader(
+        kind.uploader, type=list(kind.extensions), key=kind.kind, accept_multiple_files=kind.several,
+        max_upload_size=upload_limits.model_file_mb(),
+        help=f"{kind.help} It stays in your session only, on every page, until you replace or remove it.",
     )
+    uploads = list(given_files or []) if kind.several else [given_files] if given_files is not None else []
     problems: list[Problem] = []
     if uploads:
         token = tuple(sorted(upload.file_id for upload in uploads))
         names = ", ".join(upload.name for upload in uploads)
-        problems = take("onnx_model", token, names, lambda: _load_onnx(_files(uploads), OnnxChoices()))
-    given: Optional[GivenOnnx] = kept("onnx_model")
+        problems = take(kind.kind, token, names, lambda: _load(kind, _files(uploads, kind), ModelChoices()))
+    given: Optional[GivenFile] = kept(kind.kind)
     if given is None:
-        st.caption("Choose an ONNX file; the last model stays on screen meanwhile.")
+        st.caption("Choose a model file; the last model stays on screen meanwhile.")
         return None, "", problems
-    in_use(f"Using your model **{given.filename}**", "onnx_model", _drop_onnx)
-    choices, choice_problems = _onnx_choices(given.model)
+    in_use(f"Using your model **{given.filename}**", kind.kind, _drop_file_model)
+    choices, choice_problems = _choices(kind.kind, given.model)
     problems += choice_problems
-    if choices.key(given.digest) != given.key:  # other preprocessing or labels: load the same files again
+    if choices.key(kind.kind, given.digest) != given.key:  # other preprocessing or labels: load the files again
         try:
-            given = _load_onnx((given.filename, given.data, given.external), choices)
+            given = _load(kind, given.files, choices)
         except fv.FeatvizError as exc:
             return None, "", [*problems, problem(f"**{given.filename}** cannot be used so: ", exc)]
-        keep("onnx_model", given)
-    st.caption(onnx_input_caption(given.model))
+        keep(kind.kind, given)
+    st.caption(input_caption(given.model))
     return given.model, given.key, problems
 
 
-def onnx_input_caption(model: fv.LoadedModel) -> str:
-    """What the model is fed, in one line: size, channels, layout, normalization, opset."""
+def input_caption(model: fv.LoadedModel) -> str:
+    """What an uploaded model is fed, in one line: size, channels, layout, normalization (and ONNX opset)."""
     extra = model.extra
     height, width = extra["input_size"]
     mean = ", ".join(f"{m:g}" for m in model.mean)
     std = ", ".join(f"{s:g}" for s in model.std)
-    opsets = ", ".join(f"{domain} {version}" for domain, version in extra["opsets"].items())
+    opsets = ", ".join(f"{domain} {version}" for domain, version in extra.get("opsets", {}).items())
     inverted = " · inverted" if extra.get("invert") else ""
     return (f"Input: {extra['channels']} channel(s), {height}×{width}, {extra['layout']}{inverted} · mean {mean} · "
-            f"std {std} · opset {opsets} · {len(model.categories) or 'no'} class names.")
+            f"std {std}{f' · opset {opsets}' if opsets else ''} · {len(model.categories) or 'no'} class names.")
 
 
-def _files(uploads: list) -> tuple[str, bytes, dict[str, bytes]]:
-    graphs = [upload for upload in uploads if upload.name.lower().endswith(".onnx")]
-    if len(graphs) != 1:
-        raise fv.ModelError(
-            f"Give one .onnx file (and the weights file beside it, if it has one); these are {len(graphs)}."
-        )
-    external = {upload.name: upload.getvalue() for upload in uploads if upload is not graphs[0]}
-    return graphs[0].name, graphs[0].getvalue(), external
+def _files(uploads: list, kind: FileModelKind) -> Files:
+    main = [upload for upload in uploads if not upload.name.lower().endswith((".data", ".bin"))]
+    if len(main) != 1:
+        raise fv.ModelError(f"Give one model file (and, for ONNX, the weights file beside it); these are {len(main)}.")
+    external = {upload.name: upload.getvalue() for upload in uploads if upload is not main[0]}
+    return main[0].name, main[0].getvalue(), external
 
 
-def _load_onnx(files: tuple[str, bytes, dict[str, bytes]], choices: OnnxChoices) -> GivenOnnx:
+def _load(kind: FileModelKind, files: Files, choices: ModelChoices) -> GivenFile:
     filename, data, external = files
     with st.spinner(f"Loading {filename}…"):
-        model = fv.load_onnx(data, filename, input_size=choices.size, mean=choices.mean, std=choices.std,
-                             invert=choices.invert, categories=choices.labels, external=external)
+        model = kind.load(files, choices)
     data_digest = digest(data + b"".join(external[name] for name in sorted(external)))
-    return GivenOnnx(filename, data, external, data_digest, choices.key(data_digest), model)
+    return GivenFile(files, data_digest, choices.key(kind.kind, data_digest), model)
 
 
-def _onnx_choices(model: fv.LoadedModel) -> tuple[OnnxChoices, list[Problem]]:
-    """Preprocessing (what the graph leaves open, shown as placeholders) and a class-names file."""
+def _choices(prefix: str, model: fv.LoadedModel) -> tuple[ModelChoices, list[Problem]]:
+    """Preprocessing (what the file leaves open, shown as placeholders) and a class-names file."""
     problems: list[Problem] = []
     with st.expander("Preprocessing and class names"):
         size = None
-        if not model.extra["size_fixed"]:
-            size = st.number_input("Input size", min_value=8, max_value=1024, value=None, step=1, key="onnx_size",
+        if model.extra.get("size_fixed") is False:
+            size = st.number_input("Input size", min_value=8, max_value=1024, value=None, step=1, key=f"{prefix}_size",
                                    placeholder=str(model.extra["input_size"][0]), persist_state="session",
-                                   help="The graph leaves the size open: the side of the square input, in pixels.")
-        mean = _numbers("Mean per channel", "onnx_mean", model.mean, problems)
-        std = _numbers("Std per channel", "onnx_std", model.std, problems)
+                                   help="The model leaves the size open: the side of the square input, in pixels.")
+        mean = _numbers("Mean per channel", f"{prefix}_mean", model.mean, problems)
+        std = _numbers("Std per channel", f"{prefix}_std", model.std, problems)
         invert = False
         if model.extra["channels"] == 1:
-            invert = st.checkbox("Invert (light ink on dark, as MNIST)", key="onnx_invert", persist_state="session")
+            invert = st.checkbox("Invert (light ink on dark, as MNIST)", key=f"{prefix}_invert",
+                                 persist_state="session")
         labels = st.file_uploader("Class names (.txt, one per line, or .json)", type=list(LABELS_EXTENSIONS),
-                                  key="onnx_labels", help="So predictions read “cat”, not “class 2”.")
+                                  key=f"{prefix}_labels", help="So predictions read “cat”, not “class 2”.")
         names: tuple[str, ...] = ()
         if labels is not None:
-            problems += take("onnx_labels", labels.file_id, labels.name,
+            problems += take(f"{prefix}_labels", labels.file_id, labels.name,
                              lambda: fv.read_labels(labels.getvalue(), labels.name))
-            names = kept("onnx_labels") or ()
-    return OnnxChoices(int(size) if size else None, mean, std, invert, names), problems
+            names = kept(f"{prefix}_labels") or ()
+    return ModelChoices(int(size) if size else None, mean, std, invert, names), problems
 
 
 def _numbers(label: str, key: str, default: tuple[float, ...], problems: list[Problem]) -> Optional[tuple[float, ...]]:
@@ -226,6 +276,6 @@ def _numbers(label: str, key: str, default: tuple[float, ...], problems: list[Pr
         return None
 
 
-def _drop_onnx(slot: str) -> None:
+def _drop_file_model(slot: str) -> None:
     forget(slot)
     set_choice("model", DEFAULT_MODEL)

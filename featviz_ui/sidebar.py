@@ -28,7 +28,16 @@ from .caches import cached_capture, cached_model
 from .context import Context, ImageChoice, decode, digest
 from .given import in_use, remove_button, take
 from .messages import Problem, problem, show_problem
-from .own_model import DEFAULT_MODEL, OWN_MODELS, OWN_ONNX, OWN_TORCHSCRIPT, pick_onnx_model, pick_torchscript_model
+from .own_model import (
+    DEFAULT_MODEL,
+    OWN_KERAS,
+    OWN_MODELS,
+    OWN_ONNX,
+    OWN_TORCHSCRIPT,
+    pick_keras_model,
+    pick_onnx_model,
+    pick_torchscript_model,
+)
 from .state import (
     forget,
     keep_choice,
@@ -155,6 +164,8 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]
         return pick_torchscript_model()
     if name == OWN_ONNX:
         return pick_onnx_model()
+    if name == OWN_KERAS:
+        return pick_keras_model()
     bundled = name == DEFAULT_MODEL
     if bundled:
         meta = digits.metadata()

@@ -26,8 +26,8 @@ ModelAndKey = tuple[fv.LoadedModel, str]
 
 def trained_and_untrained(model: fv.LoadedModel, key: str) -> tuple[ModelAndKey, ModelAndKey] | str:
     """The pair to compare, or a sentence saying why there is none."""
-    if model.source in ("torchscript", "onnx"):
-        kind = {"torchscript": "A TorchScript", "onnx": "An ONNX"}[model.source]
+    if model.source in ("torchscript", "onnx", "keras"):
+        kind = {"torchscript": "A TorchScript", "onnx": "An ONNX", "keras": "A Keras"}[model.source]
         return f"{kind} model has no untrained twin here: choose a listed architecture to compare."
     untrained = (cached_model(model.name, False), f"{model.name}|untrained")
     if model.trained:

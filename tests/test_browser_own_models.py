@@ -32,10 +32,24 @@ def test_upload_an_onnx_model_with_its_weights_file_and_see_its_maps(page, tmp_p
     files = sorted(tmp_path.iterdir())
     assert [f.name for f in files] == ["model.onnx", "model.onnx.data"]
     choose(page, "Model", "Your own model (ONNX)")
-    upload_file(page, "onnx_model", files)
+    upload_file(page, "onnx", files)
     wait_for_grid(page, "ONNX: model.onnx", TIMEOUT_MS)
     assert grid_title(page).startswith("node_conv2d · Conv · all 32 channels of 26×26")
     caption = " ".join(settled_texts(page, '[data-testid="stSidebar"] [data-testid="stCaptionContainer"]'))
     assert "1 channel(s), 28×28, NCHW" in caption
     choose(page, "Layer", "node_conv2d_1")
     wait_for_grid(page, "node_conv2d_1 · Conv · all 64 channels of 11×11", TIMEOUT_MS)
+
+
+def test_upload_the_lessons_keras_model_and_see_its_maps(page, tmp_path):
+    from featviz_core.keras_model import lesson_model
+
+    path = tmp_path / "lesson.keras"
+    lesson_model().save(path)
+    choose(page, "Model", "Your own model (Keras)")
+    upload_file(page, "keras", path)
+    wait_for_grid(page, "Keras: lesson.keras", TIMEOUT_MS)
+    assert grid_title(page).startswith("conv2d · Conv2D · all 32 channels of 26×26")
+    page.get_by_text("output after the layer's own relu activation").first.wait_for(timeout=TIMEOUT_MS)
+    choose(page, "Layer", "conv2d_1")
+    wait_for_grid(page, "conv2d_1 · Conv2D · all 64 channels of 11×11", TIMEOUT_MS)

@@ -195,7 +195,7 @@ def test_an_uploaded_onnx_model_is_shown_named_and_kept_and_a_bad_one_keeps_it(d
     files = [("model.onnx", data, "application/octet-stream")] + [(n, b, "application/octet-stream")
                                                                  for n, b in external.items()]
     at = choose_model(start(), "Your own model (ONNX)")
-    at.sidebar.file_uploader(key="onnx_model").set_value(files).run()
+    at.sidebar.file_uploader(key="onnx").set_value(files).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert title(at).startswith("node_conv2d · Conv · all 32 channels of 26×26")
     assert "1 channel(s), 28×28, NCHW" in " ".join(c.value for c in at.sidebar.caption)
@@ -209,7 +209,7 @@ def test_an_uploaded_onnx_model_is_shown_named_and_kept_and_a_bad_one_keeps_it(d
     at.switch_page("pages/compare_layers.py").run()  # kept for the session, on every page
     assert not at.exception and not at.error
     at.switch_page("pages/explore.py").run()
-    at.sidebar.file_uploader(key="onnx_model").set_value([("model.onnx", data, "application/octet-stream")]).run()
+    at.sidebar.file_uploader(key="onnx").set_value([("model.onnx", data, "application/octet-stream")]).run()
     errors = " ".join(e.value for e in at.error)
     assert "model.onnx.data" in errors and "Upload that file" in errors  # said plainly ...
     assert title(at).startswith("node_linear_1 · Gemm")  # ... and the model that worked stays on screen
