@@ -43,8 +43,9 @@ class Settings:
         "FEATVIZ_MAX_IMAGE_MEGAPIXELS", 40.0, "megapixels",
         "largest image accepted, width × height, read from the header before decoding (decompression bombs are "
         "refused)")
-    max_weights_mb: float = _setting("FEATVIZ_MAX_WEIGHTS_MB", 600.0, "MB",
-                                     "largest weights or TorchScript file accepted (vgg19_bn's checkpoint is 548 MB)")
+    max_weights_mb: float = _setting(
+        "FEATVIZ_MAX_WEIGHTS_MB", 600.0, "MB",
+        "largest weights, TorchScript, ONNX or Keras file accepted (vgg19_bn's checkpoint is 548 MB)")
     allow_torchscript: bool = _setting(
         "FEATVIZ_ALLOW_TORCHSCRIPT", True, "on/off",
         "accept TorchScript uploads, which are programs that run on the server: turn off where users do not trust "

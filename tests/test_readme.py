@@ -23,6 +23,9 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     buffer = io.BytesIO()
     torch.jit.save(torch.jit.script(fv.load_model("digits_cnn").module.cpu()), buffer)
     (tmp_path / "model.pt").write_bytes(buffer.getvalue())
+    digits = fv.load_model("digits_cnn").module.cpu()
+    torch.onnx.export(digits, (torch.zeros(1, 1, 28, 28),), tmp_path / "model.onnx", verbose=False)  # and .data
+    (tmp_path / "labels.txt").write_text("\n".join("zero one two three four five six seven eight nine".split()))
     monkeypatch.chdir(tmp_path)
     shown = []
     monkeypatch.setattr(go.Figure, "show", lambda figure, *a, **k: shown.append(figure))  # no browser in tests
@@ -33,3 +36,5 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert len(shown) == 1 and shown[0].layout.meta["featviz"]["channels_total"] == 64
     assert namespace["mine"].weights.startswith("uploaded weights.pth")
     assert len(namespace["scripted"].preprocess(namespace["image"]).shape) == 3
+    assert namespace["onnx_maps"]["node_conv2d"].shape == (32, 26, 26)
+    assert {label for label, _ in fv.predict(namespace["mine_onnx"], namespace["onnx_maps"])} >= {"seven", "zero"}
