@@ -76,17 +76,17 @@ class WeightsUnavailableError(ModelError):
     """
 
     def __init__(self, model: str, weights: str, filename: str, folder: str, url: str, reason: str,
-                 detail: Union[str, BaseException, None] = None) -> None:
+                 detail: Union[str, BaseException, None] = None, how_to_get: Optional[str] = None) -> None:
         self.model = model
         self.weights = weights
         self.filename = filename
         self.folder = folder
         self.url = url
         self.reason = reason
+        get = how_to_get or f"put the file {filename} into {folder} (it comes from {url})"
         super().__init__(
             f"The pretrained weights {weights} for {model} are not on this machine and could not be "
-            f"downloaded ({reason}). Put the file {filename} into {folder} (it comes from {url}), "
-            "or continue with untrained weights.",
+            f"downloaded ({reason}). To use them, {get}; or continue with untrained weights.",
             detail=detail,
         )
 

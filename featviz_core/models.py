@@ -20,6 +20,7 @@ from torchvision.models import get_model, get_model_weights, list_models
 
 from . import digits
 from .errors import ModelError, WeightsUnavailableError
+from .timm_models import build_timm, hub_file, is_timm_name, list_timm_models, timm_categories, timm_preprocess
 from .weights import ProgressCallback, download_weights, resolve_weights, weights_file
 
 BUNDLED_WEIGHTS = "featviz digits (bundled)"
@@ -83,7 +84,8 @@ class LoadedModel:
 
 
 def available_models() -> list[str]:
-    """Every model name :func:`load_model` takes: the bundled digits CNN first, then torchvision's zoo.
+    """Every model name :func:`load_model` takes: the bundled digits CNN first, then torchvision's zoo, then
+    timm's pretrained models (``timm/<architecture>.<tag>``).
 
     Example::
 
@@ -91,7 +93,7 @@ def available_models() -> list[str]:
         >>> fv.available_models()[:3]
         ['digits_cnn', 'alexnet', 'convnext_base']
     """
-    return [digits.NAME, *list_zoo_models()]
+    return [digits.NAME, *list_zoo_models(), *list_timm_models()]
 
 
 def list_zoo_models() -> list[str]:
@@ -144,9 +146,12 @@ def load_model(
     """
     if name == digits.NAME:
         return _load_digits(weights is not None, device)
+    if is_timm_name(name):
+        return _load_timm(name, weights is not None, device, download)
     if name not in set(list_zoo_models()):
         raise ModelError(
-            f"Unknown model {name!r}. featviz knows {digits.NAME} and torchvision's classification models."
+            f"Unknown model {name!r}. featviz knows {digits.NAME}, torchvision's classification models and "
+            "timm's (timm/<name>)."
         )
     member = resolve_weights(name, "default" if weights is None else weights)
     if weights is not None:
@@ -170,6 +175,39 @@ def load_model(
         mean=tuple(getattr(transform, "mean", LoadedModel.mean)),
         std=tuple(getattr(transform, "std", LoadedModel.std)),
         num_params=sum(p.numel() for p in module.parameters()),
+    )
+
+
+def _load_timm(name: str, trained: bool, device: torch.device | str | None, download: bool) -> LoadedModel:
+    """A timm model, its weights from Hugging Face's cache (fetched there first when allowed and possible)."""
+    file = hub_file(name)
+    path = None
+    if trained:
+        if not file.is_cached:
+            if not download:
+                raise file.unavailable("downloading is turned off")
+            file.download()
+        path = file.path
+    try:
+        module = _seeded(lambda: build_timm(name, path))
+    except MemoryError:
+        raise ModelError(f"{name} needs more memory than this machine can give it. Choose a smaller model.") from None
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"timm could not build {name} from {file.filename}: the file is damaged or is not these "
+                         "weights. Fetch it again.", detail=exc) from None
+    module.eval().requires_grad_(False)
+    module.to(torch.device(device) if device is not None else best_device())
+    transform, config = timm_preprocess(module)
+    return LoadedModel(
+        name=name,
+        module=module,
+        preprocess=transform,
+        weights=file.weights if trained else None,
+        categories=timm_categories(module),
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+        num_params=sum(p.numel() for p in module.parameters()),
+        source="timm",
     )
 
 

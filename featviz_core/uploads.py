@@ -22,6 +22,7 @@ from torch import nn
 from . import digits, settings
 from .errors import ModelError, library_text
 from .models import BUNDLED_WEIGHTS, LoadedModel, best_device, load_model
+from .timm_models import build_timm, is_timm_name
 from .weights import weights_file
 
 EXPORT_HINT = (
@@ -62,12 +63,15 @@ class StateDictReport:
 
 
 def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.Tensor]:
-    """Read a state dict from uploaded bytes; common checkpoint wrappers ({'state_dict': ...}) are opened."""
+    """Read a state dict from uploaded bytes: a torch.save checkpoint (common wrappers such as
+    ``{'state_dict': ...}`` are opened) or a .safetensors file."""
     if not data:
         raise ModelError(f"{filename} is empty (0 bytes). Choose the file again.")
     check_size(data, filename)
     if is_torchscript(data):
         raise ModelError(f"{filename} is a TorchScript model, not a state dict: choose *Your own model* to use it.")
+    if is_safetensors(data) or filename.lower().endswith(".safetensors"):
+        return _read_safetensors(data, filename)
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -85,6 +89,32 @@ def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.
     state = _unwrap(loaded)
     if state is None:
         raise ModelError(f"{filename} does not contain a state dict (a mapping of names to tensors). " + EXPORT_HINT)
+    return state
+
+
+def is_safetensors(data: bytes) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then that many bytes of JSON."""
+    if len(data) < 10:
+        return False
+    header = int.from_bytes(data[:8], "little")
+    return 2 <= header <= len(data) - 8 and data[8:9] == b"{"
+
+
+def _read_safetensors(data: bytes, filename: str) -> dict[str, torch.Tensor]:
+    """Tensors from a .safetensors file: plain data, read by the safetensors library (nothing is unpickled)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        state = load(data)
+    except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(
+            f"{filename} is not a readable safetensors file: it is damaged or cut short. Save the weights again "
+            "with `safetensors.torch.save_file(model.state_dict(), 'weights.safetensors')`.",
+            detail=exc,
+        ) from None
+    if not state:
+        raise ModelError(f"{filename} holds no tensors: save the model's state dict into it.")
     return state
 
 
@@ -155,12 +185,13 @@ def load_with_state_dict(name: str, data: bytes, filename: str, device: Optional
     module.eval().requires_grad_(False).to(device or best_device())
     digest = hashlib.sha256(data).hexdigest()
     label = f"uploaded {filename} (sha256 {digest[:8]})"
-    if name != digits.NAME:
+    if name == digits.NAME:
+        if num_classes is None and _same_as_bundled(state):
+            label = f"{BUNDLED_WEIGHTS}, uploaded as {filename}"
+    elif not is_timm_name(name):  # torchvision's file names carry the start of their checksum
         official = weights_file(name)
         if digest.startswith(official.filename.rsplit("-", 1)[-1].split(".")[0]):
             label = f"{official.weights} (uploaded {filename}, checksum matches)"
-    elif num_classes is None and _same_as_bundled(state):
-        label = f"{BUNDLED_WEIGHTS}, uploaded as {filename}"
     categories = template.categories if num_classes is None else tuple(f"class {i}" for i in range(num_classes))
     return LoadedModel(
         name=name, module=module, preprocess=template.preprocess, weights=label, categories=categories,
@@ -247,7 +278,10 @@ def _rebuild(name: str, num_classes: int, template: LoadedModel) -> LoadedModel:
             f"The digits CNN has 10 classes; this file's last layer has {num_classes}. Upload weights saved from "
             "featviz's digits CNN, or choose the architecture these weights belong to."
         )
-    module = get_model(name, weights=None, num_classes=num_classes)
+    if is_timm_name(name):
+        module = build_timm(name, None, num_classes=num_classes)
+    else:
+        module = get_model(name, weights=None, num_classes=num_classes)
     return LoadedModel(
         name=name, module=module, preprocess=template.preprocess, weights=None, categories=(),
         mean=template.mean, std=template.std,

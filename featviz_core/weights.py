@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 from urllib.parse import urlparse
 
 import torch
@@ -32,6 +32,7 @@ from torchvision.models import get_model_weights
 from torchvision.models._api import WeightsEnum
 
 from .errors import ModelError, WeightsUnavailableError
+from .timm_models import HubWeightsFile, hub_cache, hub_file, is_timm_name
 
 ProgressCallback = Callable[[int, Optional[int]], None]
 """Called with (bytes done, total bytes or None) while a download runs."""
@@ -71,6 +72,10 @@ class WeightsFile:
     def is_cached(self) -> bool:
         return self.path.is_file() and self.path.stat().st_size > 0
 
+    @property
+    def how_to_get(self) -> str:
+        return f"put it into `{self.folder}` (it comes from {self.url})"
+
 
 def resolve_weights(model: str, weights: str = "default") -> WeightsEnum:
     """The torchvision enum member for ``weights`` ("default" means the architecture's DEFAULT)."""
@@ -87,8 +92,11 @@ def resolve_weights(model: str, weights: str = "default") -> WeightsEnum:
         raise ModelError(f"{model} has no weights named {weights!r}; it has: {names}.") from None
 
 
-def weights_file(model: str, weights: str = "default") -> WeightsFile:
-    """Describe the checkpoint behind ``model``'s ``weights`` without touching the network."""
+def weights_file(model: str, weights: str = "default") -> Union[WeightsFile, HubWeightsFile]:
+    """Describe the checkpoint behind ``model``'s ``weights`` without touching the network (a timm model's
+    lives in Hugging Face's cache: :class:`~featviz_core.timm_models.HubWeightsFile`)."""
+    if is_timm_name(model):
+        return hub_file(model)
     member = resolve_weights(model, weights)
     return WeightsFile(model=model, weights=member.name, url=member.url)
 
@@ -106,7 +114,7 @@ def weights_state(file: WeightsFile, *, timeout: float = 3.0) -> WeightsState:
 
 
 def download_weights(
-    file: WeightsFile,
+    file: Union[WeightsFile, HubWeightsFile],
     progress: ProgressCallback | None = None,
     *,
     timeout: float = 30.0,
@@ -115,10 +123,13 @@ def download_weights(
     """Fetch ``file`` into torchvision's cache, checking the hash prefix in its name as torch.hub does.
 
     Writes to a temporary file beside the target and renames it, so an interrupted download never leaves a
-    half file where torchvision would load it. Raises :class:`WeightsUnavailableError` when offline.
+    half file where torchvision would load it. Raises :class:`WeightsUnavailableError` when offline. A timm
+    model's weights are fetched by huggingface_hub into its own cache.
     """
     if file.is_cached:
         return file.path
+    if isinstance(file, HubWeightsFile):
+        return file.download()
     file.folder.mkdir(parents=True, exist_ok=True)
     expected = _HASH_PREFIX.search(file.filename)
     digest = hashlib.sha256()
@@ -175,7 +186,7 @@ def _print_progress(name: str) -> ProgressCallback:
     return report
 
 
-def _resolved(models: list[str], weights: str) -> Iterator[tuple[str, Optional[WeightsFile]]]:
+def _resolved(models: list[str], weights: str) -> Iterator[tuple[str, Optional[Union[WeightsFile, HubWeightsFile]]]]:
     """Each model with its checkpoint's description, or None after saying on stderr why it has none."""
     for model in models:
         try:
@@ -216,14 +227,18 @@ def status(models: list[str], weights: str = "default") -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m featviz_core weights",
-                                     description="Fetch torchvision checkpoints into $TORCH_HOME for offline use.")
+                                     description="Fetch torchvision checkpoints into $TORCH_HOME, and timm's "
+                                     "(timm/<name>) into Hugging Face's cache, for offline use.")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("fetch", "download each model's checkpoint (skips those already cached)"),
                        ("status", "say whether each model's checkpoint is cached, without the network")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("models", nargs="+", metavar="MODEL", help="torchvision model names, e.g. resnet18")
+        command.add_argument("models", nargs="+", metavar="MODEL",
+                             help="torchvision or timm model names, e.g. resnet18 timm/resnet18.a1_in1k")
         command.add_argument("--weights", default="default", help="a weights name (default: the model's DEFAULT)")
     args = parser.parse_args(argv)
     print(f"torchvision cache: {Path(torch.hub.get_dir()) / 'checkpoints'}", file=sys.stderr)
+    if any(is_timm_name(model) for model in args.models):
+        print(f"Hugging Face cache (timm): {hub_cache()}", file=sys.stderr)
     left = (fetch if args.command == "fetch" else status)(args.models, args.weights)
     return 1 if left else 0

@@ -54,7 +54,7 @@ SOURCES = ("Sample", "Upload", "Camera")
 # Formats the decoder recognises only to explain that it cannot read them; accepting them here lets the
 # user get that explanation instead of the browser's bare "file type not allowed".
 EXPLAINED_EXTENSIONS = ("svg", "heic", "heif", "avif")
-WEIGHTS_EXTENSIONS = ("pth", "pt", "bin", "ckpt")
+WEIGHTS_EXTENSIONS = ("pth", "pt", "bin", "ckpt", "safetensors")
 
 
 def build_context() -> Context:
@@ -181,7 +181,8 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]
         }[state]
     # labels stay the same on every machine (they travel in shared links); the state goes in the caption
     labels = {
-        "pretrained": pretrained_label, "untrained": "Untrained (random)", "upload": "Upload a weights file (.pth)"
+        "pretrained": pretrained_label, "untrained": "Untrained (random)",
+        "upload": "Upload a weights file (.pth, .safetensors)",
     }
     persistent_choice("weights", list(labels), "pretrained", "weights", format_func=labels.get)
     weights = st.radio("Weights", list(labels), key="weights", format_func=labels.get, bind="query-params",
@@ -208,8 +209,8 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]
 def weights_missing(file: WeightsFile) -> None:
     """The offline case: name the file and the folder, and offer the ways forward."""
     st.error(
-        f"**{file.filename}** is not on this machine and cannot be downloaded from here. Either put it into "
-        f"`{file.folder}` (it comes from {file.url}) and press *Check again*, upload it, or use untrained weights."
+        f"**{file.filename}** is not on this machine and cannot be downloaded from here. Either "
+        f"{file.how_to_get} and press *Check again*, upload it, or use untrained weights."
     )
     st.button("Use untrained weights", key="use_untrained", type="primary", on_click=set_choice,
               args=("weights", "untrained"))
@@ -253,8 +254,9 @@ def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[Probl
     upload = st.file_uploader(
         f"State dict for {name}", type=list(WEIGHTS_EXTENSIONS), key="weights_file",
         max_upload_size=upload_limits.model_file_mb(),
-        help="A file written by torch.save(model.state_dict(), ...). It is read with weights_only=True: "
-        "nothing in it is executed. It stays in your session only, on every page, until you replace or remove it.",
+        help="A file written by torch.save(model.state_dict(), ...), read with weights_only=True, or a .safetensors "
+        "file: nothing in either is executed. It stays in your session only, on every page, until you replace or "
+        "remove it.",
     )
     problems: list[Problem] = []
     if upload is not None:

@@ -47,9 +47,13 @@ def setting(monkeypatch) -> Callable[[str, str], None]:
 
 @pytest.fixture(autouse=True)
 def torch_home(tmp_path_factory, monkeypatch) -> Path:
-    """An empty torchvision cache for each test; tests that need weights seed it themselves."""
+    """An empty torchvision cache for each test, and an empty Hugging Face cache (timm's weights) in it;
+    tests that need weights seed them themselves."""
     home = tmp_path_factory.mktemp("torch_home")
     monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(home / "huggingface"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as in CI: no network; the cache must answer
     return home
 
 

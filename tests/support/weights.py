@@ -24,3 +24,25 @@ def seed_resnet18(torch_home: Path, marker: float = 0.125) -> Path:
     path = checkpoints(torch_home) / RESNET18_FILE
     torch.save(state, path)
     return path
+
+
+def seed_timm(torch_home: Path, name: str = "timm/resnet18.a1_in1k", marker: float = 0.25) -> Path:
+    """Put a timm model's weights into Hugging Face's cache (as ``HF_HOME`` under ``torch_home``, set by the
+    tests' fixture), laid out as huggingface_hub lays out a download: the file under a snapshot, and the
+    ``main`` ref pointing to it. Recognisable by its first convolution's weights."""
+    import timm
+    from safetensors.torch import save_file
+
+    architecture = name.removeprefix("timm/")
+    state = timm.create_model(architecture, pretrained=False).state_dict()
+    first = next(key for key, value in state.items() if value.dim() == 4)
+    state[first].fill_(marker)
+    repo = torch_home / "huggingface" / "hub" / ("models--" + name.replace("/", "--"))
+    revision = "0" * 40
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    path = snapshot / "model.safetensors"
+    save_file({key: value.contiguous() for key, value in state.items()}, str(path))
+    return path
