@@ -38,6 +38,7 @@ from .layers import default_layer, layer_tree
 from .models import LoadedModel, available_models, load_model
 from .onnx_model import load_onnx
 from .predict import predict
+from .registry import register_model
 from .samples import list_samples, load_sample
 from .stats import channel_stats, layer_summary
 from .torchscript import load_torchscript
@@ -51,6 +52,7 @@ __all__ = [
     "load_keras",
     "load_onnx",
     "read_labels",
+    "register_model",
     "load_torchscript",
     "LoadedModel",
     # images

@@ -25,8 +25,8 @@ import torch
 
 from .errors import ModelError
 from .models import LoadedModel
+from .preprocess import GenericPreprocess
 from .recorded import RecordedModule
-from .torchscript import GenericPreprocess
 from .uploads import check_size
 
 KERAS_EXTENSIONS = (".keras", ".h5", ".hdf5")

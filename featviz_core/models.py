@@ -18,8 +18,10 @@ from PIL import Image
 from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 
-from . import digits
+from . import digits, registry
 from .errors import ModelError, WeightsUnavailableError
+from .preprocess import GenericPreprocess
+from .registry import is_registered, load_state, registered_models
 from .timm_models import build_timm, hub_file, is_timm_name, list_timm_models, timm_categories, timm_preprocess
 from .weights import ProgressCallback, download_weights, resolve_weights, weights_file
 
@@ -84,8 +86,9 @@ class LoadedModel:
 
 
 def available_models() -> list[str]:
-    """Every model name :func:`load_model` takes: the bundled digits CNN first, then torchvision's zoo, then
-    timm's pretrained models (``timm/<architecture>.<tag>``).
+    """Every model name :func:`load_model` takes: the bundled digits CNN first, then the team's own models
+    (:func:`register_model`, ``FEATVIZ_MODELS_FILE``), torchvision's zoo, and timm's pretrained models
+    (``timm/<architecture>.<tag>``).
 
     Example::
 
@@ -93,7 +96,11 @@ def available_models() -> list[str]:
         >>> fv.available_models()[:3]
         ['digits_cnn', 'alexnet', 'convnext_base']
     """
-    return [digits.NAME, *list_zoo_models(), *list_timm_models()]
+    try:
+        own = list(registered_models())
+    except ModelError:
+        own = list(registry._REGISTERED)  # the settings file is broken: registry_problem() says how
+    return [digits.NAME, *own, *list_zoo_models(), *list_timm_models()]
 
 
 def list_zoo_models() -> list[str]:
@@ -146,6 +153,8 @@ def load_model(
     """
     if name == digits.NAME:
         return _load_digits(weights is not None, device)
+    if is_registered(name):
+        return _load_registered(name, weights is not None, device)
     if is_timm_name(name):
         return _load_timm(name, weights is not None, device, download)
     if name not in set(list_zoo_models()):
@@ -175,6 +184,29 @@ def load_model(
         mean=tuple(getattr(transform, "mean", LoadedModel.mean)),
         std=tuple(getattr(transform, "std", LoadedModel.std)),
         num_params=sum(p.numel() for p in module.parameters()),
+    )
+
+
+def _load_registered(name: str, trained: bool, device: torch.device | str | None) -> LoadedModel:
+    """One of the team's own models (:mod:`featviz_core.registry`): its factory, its weights file, its settings."""
+    entry = registered_models()[name]
+    if trained and entry.weights is None:
+        raise ModelError(f"No weights file is listed for {name}: use untrained weights, or upload a state dict.")
+    module = _seeded(entry.build)
+    if trained:
+        load_state(entry, module)
+    module.eval().requires_grad_(False)
+    module.to(torch.device(device) if device is not None else best_device())
+    return LoadedModel(
+        name=name,
+        module=module,
+        preprocess=GenericPreprocess(entry.input_size, entry.channels, entry.mean, entry.std),
+        weights=entry.weights.name if trained and entry.weights else None,
+        categories=entry.categories(),
+        mean=entry.mean,
+        std=entry.std,
+        num_params=sum(p.numel() for p in module.parameters()),
+        source="registered",
     )
 
 

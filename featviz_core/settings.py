@@ -51,6 +51,12 @@ class Settings:
         "accept TorchScript uploads, which are programs that run on the server: turn off where users do not trust "
         "each other")
 
+    # What the server's owner offers everyone
+    models_file: str = _setting(
+        "FEATVIZ_MODELS_FILE", "", "path",
+        "a TOML file listing the team's own models (import path, weights, preprocessing, class names): they "
+        "appear in everyone's Model list")
+
     # What the server keeps in memory for all sessions
     activation_cache_mb: float = _setting("FEATVIZ_ACTIVATION_CACHE_MB", 1024.0, "MB",
                                           "captures kept for all sessions (float16), least recently used evicted")
@@ -123,6 +129,8 @@ def format_value(value: Any, unit: str) -> str:
     """``50 MB``, ``1 GB``, ``on``: how a value reads in the README and on the page."""
     if unit == "on/off":
         return "on" if value else "off"
+    if unit == "path":
+        return f"`{value}`" if value else "none"
     if unit == "MB" and value >= 1024 and value % 1024 == 0:
         return f"{value / 1024:g} GB"
     return f"{value:g} {unit}"
@@ -143,6 +151,8 @@ def reload() -> Settings:
 def _parse(spec: dataclasses.Field, raw: str) -> Any:
     variable, default = spec.metadata["variable"], spec.default
     text = raw.strip().lower()
+    if isinstance(default, str):
+        return raw.strip()
     if isinstance(default, bool):
         if text in _ON or text in _OFF:
             return text in _ON

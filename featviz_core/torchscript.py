@@ -9,48 +9,23 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
-from PIL import Image
-from torchvision.transforms import v2
 
 from . import settings
 from .errors import ModelError
 from .models import LoadedModel, best_device
+from .preprocess import GenericPreprocess
 from .torchscript_capture import instrument
-from .uploads import check_size, is_keras_archive, is_onnx_bytes, is_torch_save
+from .uploads import PT2_REFUSAL, check_size, is_export_archive, is_keras_archive, is_onnx_bytes, is_torch_save
 
-
-@dataclass(frozen=True)
-class GenericPreprocess:
-    """Resize the short side, centre-crop to ``size`` (a side, or height and width), scale to 0–1 and
-    normalize: a zoo model's pipeline."""
-
-    size: int | tuple[int, int]
-    channels: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    invert: bool = False  # light ink on dark, as MNIST was made, for a model trained on it
-
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        if self.channels == 1:
-            image = image.convert("L")
-        pipeline = v2.Compose(
-            [
-                v2.PILToTensor(),
-                v2.Resize(self.size if isinstance(self.size, int) else max(self.size), antialias=True),
-                v2.CenterCrop(self.size),
-                v2.ToDtype(torch.float32, scale=True),
-                *([v2.Lambda(lambda x: 1.0 - x)] if self.invert else []),
-                v2.Normalize(list(self.mean), list(self.std)),
-            ]
-        )
-        tensor = pipeline(image)
-        if self.channels not in (1, tensor.shape[0]):
-            tensor = tensor[:1].expand(self.channels, -1, -1).clone()
-        return tensor
+DEPRECATION_NOTICE = (
+    "TorchScript is deprecated in this version of torch: this model still works here, but a later torch may not "
+    "load it. Export it to ONNX (`torch.onnx.export`) and use *Your own model (ONNX)* to keep it viewable."
+)
+"""Said beside a TorchScript model when torch warns that TorchScript is deprecated (its own words kept in
+``extra["deprecation"]``)."""
 
 
 def infer_channels(module: torch.nn.Module) -> Optional[int]:
@@ -90,12 +65,15 @@ def load_torchscript(
             "program and runs on the server. Upload a state dict for one of the listed architectures instead."
         )
     check_size(data, filename)
+    if is_export_archive(data) or filename.lower().endswith(".pt2"):
+        raise ModelError(f"{filename} {PT2_REFUSAL}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", FutureWarning)
             module = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any failure to read the archive is the user's file
         raise _not_torchscript(data, filename, exc) from None
+    deprecated = [str(w.message) for w in said if issubclass(w.category, FutureWarning)]
     module.eval()
     for parameter in module.parameters():
         parameter.requires_grad_(False)
@@ -116,7 +94,8 @@ def load_torchscript(
         std=std,
         num_params=sum(p.numel() for p in module.parameters()),
         source="torchscript",
-        extra={"input_size": size, "channels": channels},
+        extra={"input_size": size, "channels": channels,
+               **({"notice": DEPRECATION_NOTICE, "deprecation": deprecated[0]} if deprecated else {})},
     )
 
 

@@ -22,6 +22,7 @@ from torch import nn
 from . import digits, settings
 from .errors import ModelError, library_text
 from .models import BUNDLED_WEIGHTS, LoadedModel, best_device, load_model
+from .registry import is_registered
 from .timm_models import build_timm, is_timm_name
 from .weights import weights_file
 
@@ -70,6 +71,8 @@ def read_state_dict(data: bytes, filename: str = "the file") -> dict[str, torch.
     check_size(data, filename)
     if is_torchscript(data):
         raise ModelError(f"{filename} is a TorchScript model, not a state dict: choose *Your own model* to use it.")
+    if is_export_archive(data) or filename.lower().endswith(".pt2"):
+        raise ModelError(f"{filename} {PT2_REFUSAL}")
     if is_safetensors(data) or filename.lower().endswith(".safetensors"):
         return _read_safetensors(data, filename)
     try:
@@ -211,6 +214,18 @@ def is_torch_save(data: bytes) -> bool:
     return any(name.endswith("data.pkl") for name in names) and not is_torchscript(data)
 
 
+def is_export_archive(data: bytes) -> bool:
+    """A ``torch.export`` archive (``.pt2``): a zip with an ``archive_format`` entry."""
+    return any(name == "archive_format" or name.endswith("/archive_format") for name in _zip_names(data))
+
+
+PT2_REFUSAL = (
+    "is a torch.export archive (.pt2). Loading one unpickles parts of it, which can run code on the server, so "
+    "featviz refuses it. Export the model to ONNX instead (`torch.onnx.export(model, (example,), 'model.onnx')`) "
+    "and choose *Your own model (ONNX)*, or upload its state dict (`model.state_dict()`) for a listed architecture."
+)
+
+
 def is_keras_archive(data: bytes) -> bool:
     """A ``.keras`` file: a zip holding Keras' ``config.json`` and ``metadata.json``."""
     names = set(_zip_names(data))
@@ -278,6 +293,9 @@ def _rebuild(name: str, num_classes: int, template: LoadedModel) -> LoadedModel:
             f"The digits CNN has 10 classes; this file's last layer has {num_classes}. Upload weights saved from "
             "featviz's digits CNN, or choose the architecture these weights belong to."
         )
+    if is_registered(name):
+        raise ModelError(f"This file's last layer has {num_classes} outputs, which {name} does not: upload weights "
+                         f"saved from {name}.")
     if is_timm_name(name):
         module = build_timm(name, None, num_classes=num_classes)
     else:

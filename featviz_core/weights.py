@@ -32,6 +32,7 @@ from torchvision.models import get_model_weights
 from torchvision.models._api import WeightsEnum
 
 from .errors import ModelError, WeightsUnavailableError
+from .registry import LocalWeightsFile, is_registered, weights_of
 from .timm_models import HubWeightsFile, hub_cache, hub_file, is_timm_name
 
 ProgressCallback = Callable[[int, Optional[int]], None]
@@ -92,11 +93,13 @@ def resolve_weights(model: str, weights: str = "default") -> WeightsEnum:
         raise ModelError(f"{model} has no weights named {weights!r}; it has: {names}.") from None
 
 
-def weights_file(model: str, weights: str = "default") -> Union[WeightsFile, HubWeightsFile]:
+def weights_file(model: str, weights: str = "default") -> Union[WeightsFile, HubWeightsFile, LocalWeightsFile]:
     """Describe the checkpoint behind ``model``'s ``weights`` without touching the network (a timm model's
     lives in Hugging Face's cache: :class:`~featviz_core.timm_models.HubWeightsFile`)."""
     if is_timm_name(model):
         return hub_file(model)
+    if is_registered(model):
+        return weights_of(model)
     member = resolve_weights(model, weights)
     return WeightsFile(model=model, weights=member.name, url=member.url)
 
@@ -130,6 +133,9 @@ def download_weights(
         return file.path
     if isinstance(file, HubWeightsFile):
         return file.download()
+    if isinstance(file, LocalWeightsFile):
+        raise WeightsUnavailableError(file.model, file.weights, file.filename, str(file.folder), "", "a team's "
+                                      "model has nothing to download", how_to_get=file.how_to_get.replace("`", ""))
     file.folder.mkdir(parents=True, exist_ok=True)
     expected = _HASH_PREFIX.search(file.filename)
     digest = hashlib.sha256()

@@ -23,7 +23,8 @@ OWN_TORCHSCRIPT = "Your own model (TorchScript)"
 OWN_ONNX = "Your own model (ONNX)"
 OWN_KERAS = "Your own model (Keras)"
 OWN_MODELS = (OWN_ONNX, OWN_KERAS, OWN_TORCHSCRIPT)
-TORCHSCRIPT_EXTENSIONS = ("pt", "pth", "ts", "torchscript", "zip")
+TORCHSCRIPT_EXTENSIONS = ("pt", "pth", "ts", "torchscript", "zip", "pt2")
+"""pt2 (torch.export) is accepted only to be refused with the reason and what to do instead."""
 DEFAULT_MODEL = "digits_cnn"
 
 
@@ -75,6 +76,8 @@ def pick_torchscript_model() -> tuple[fv.LoadedModel | None, str, list[Problem]]
         keep("own_model", given)
     model = given.model
     st.caption(f"Input: {model.extra['channels']} channel(s), {model.extra['input_size']}×{model.extra['input_size']}.")
+    if model.extra.get("notice"):
+        st.info(model.extra["notice"], icon=":material/info:")
     return model, given.key, problems
 
 

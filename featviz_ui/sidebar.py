@@ -20,6 +20,7 @@ import featviz_core as fv
 from featviz_core import digits
 from featviz_core.images import UPLOAD_EXTENSIONS
 from featviz_core.models import UNTRAINED_SEED
+from featviz_core.registry import registry_problem
 from featviz_core.samples import DEFAULT_SAMPLE, sample_bytes, sample_description
 from featviz_core.weights import WeightsFile, WeightsState, download_weights
 
@@ -160,6 +161,9 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]
     name = st.selectbox("Model", options, key="model", format_func=_model_label, help="Type to search.",
                         bind="query-params")
     keep_choice("model")
+    trouble = registry_problem()
+    if trouble:
+        st.warning(f"The team's models file cannot be used: {trouble}")
     if name == OWN_TORCHSCRIPT:
         return pick_torchscript_model()
     if name == OWN_ONNX:

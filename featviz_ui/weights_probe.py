@@ -22,6 +22,8 @@ def weights_status(name: str) -> tuple[WeightsFile, WeightsState]:
     file = weights_file(name)
     if file.is_cached:
         return file, WeightsState.CACHED
+    if not file.url:  # a team's model: its file is on this server or nowhere
+        return file, WeightsState.UNAVAILABLE
     return file, WeightsState.DOWNLOADABLE if _probe_download(file.url) else WeightsState.UNAVAILABLE
 
 

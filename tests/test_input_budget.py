@@ -8,7 +8,7 @@ from PIL import Image
 import featviz_core as fv
 from featviz_core import models
 from featviz_core.input_budget import preprocess_bytes, short_side_target
-from featviz_core.torchscript import GenericPreprocess
+from featviz_core.preprocess import GenericPreprocess
 from tests.support.apptest import choose_model, grid_spec, start, upload
 from tests.support.images import encode
 

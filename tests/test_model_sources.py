@@ -1,0 +1,47 @@
+"""What each model source may run, as the README's table says: a torch.export archive is refused wherever it is
+given (loading one unpickles), TorchScript's deprecation is told to the person rather than hidden, and a file
+given to the wrong box is named for what it is."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+import featviz_core as fv
+from tests.support.apptest import choose_model, start
+
+
+@pytest.fixture(scope="module")
+def pt2(tmp_path_factory) -> bytes:
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)).eval()
+    path = tmp_path_factory.mktemp("pt2") / "net.pt2"
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 1, 8, 8),)), path)
+    return path.read_bytes()
+
+
+def test_a_torch_export_archive_is_refused_as_model_and_as_weights(pt2):
+    for load in (lambda: fv.load_torchscript(pt2, "net.pt2"), lambda: fv.load_with_state_dict("resnet18", pt2, "x.pt")):
+        with pytest.raises(fv.ModelError) as caught:
+            load()
+        assert "torch.export archive" in str(caught.value) and "torch.onnx.export" in str(caught.value)
+
+
+def test_torchscripts_deprecation_is_told_not_hidden():
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(fv.load_model("digits_cnn").module.cpu()), buffer)
+    model = fv.load_torchscript(buffer.getvalue(), "digits.pt")
+    assert "deprecated" in model.extra["deprecation"]  # torch's own words, kept
+    at = choose_model(start(), "Your own model (TorchScript)")
+    at.sidebar.file_uploader(key="own_model").set_value(("digits.pt", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    assert not at.error and any("TorchScript is deprecated" in box.value and "ONNX" in box.value
+                                for box in at.sidebar.info)
+
+
+def test_an_onnx_file_in_the_torchscript_box_is_named_for_what_it_is(tmp_path):
+    digits = fv.load_model("digits_cnn").module.cpu()
+    torch.onnx.export(digits, (torch.zeros(1, 1, 28, 28),), tmp_path / "m.onnx", external_data=False, verbose=False)
+    with pytest.raises(fv.ModelError, match="is an ONNX model, not a TorchScript one"):
+        fv.load_torchscript((tmp_path / "m.onnx").read_bytes(), "m.pt")
