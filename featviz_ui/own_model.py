@@ -4,6 +4,7 @@ server's owner allows it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -78,7 +79,9 @@ def pick_torchscript_model() -> tuple[fv.LoadedModel | None, str, list[Problem]]
     st.caption(f"Input: {model.extra['channels']} channel(s), {model.extra['input_size']}×{model.extra['input_size']}.")
     if model.extra.get("notice"):
         st.info(model.extra["notice"], icon=":material/info:")
-    return model, given.key, problems
+    names, label_problems = pick_labels("torchscript")
+    model, key = with_labels(model, given.key, names)
+    return model, key, problems + label_problems
 
 
 def _torchscript_key(data_digest: str, size: Optional[float], channels: Union[str, int]) -> str:
@@ -257,14 +260,26 @@ def _choices(prefix: str, model: fv.LoadedModel) -> tuple[ModelChoices, list[Pro
         if model.extra["channels"] == 1:
             invert = st.checkbox("Invert (light ink on dark, as MNIST)", key=f"{prefix}_invert",
                                  persist_state="session")
-        labels = st.file_uploader("Class names (.txt, one per line, or .json)", type=list(LABELS_EXTENSIONS),
-                                  key=f"{prefix}_labels", help="So predictions read “cat”, not “class 2”.")
-        names: tuple[str, ...] = ()
-        if labels is not None:
-            problems += take(f"{prefix}_labels", labels.file_id, labels.name,
-                             lambda: fv.read_labels(labels.getvalue(), labels.name))
-            names = kept(f"{prefix}_labels") or ()
-    return ModelChoices(int(size) if size else None, mean, std, invert, names), problems
+        names, label_problems = pick_labels(prefix)
+    return ModelChoices(int(size) if size else None, mean, std, invert, names), problems + label_problems
+
+
+def pick_labels(prefix: str) -> tuple[tuple[str, ...], list[Problem]]:
+    """A class-names file for a model that brings its own head, kept while it stays in the uploader."""
+    labels = st.file_uploader("Class names (.txt, one per line, or .json)", type=list(LABELS_EXTENSIONS),
+                              key=f"{prefix}_labels", help="So predictions read “cat”, not “class 2”.")
+    if labels is None:
+        return (), []
+    problems = take(f"{prefix}_labels", labels.file_id, labels.name,
+                    lambda: fv.read_labels(labels.getvalue(), labels.name))
+    return kept(f"{prefix}_labels") or (), problems
+
+
+def with_labels(model: fv.LoadedModel, key: str, names: tuple[str, ...]) -> tuple[fv.LoadedModel, str]:
+    """The model with these class names (and a cache key that says so); as it was when there are none."""
+    if not names:
+        return model, key
+    return dataclasses.replace(model, categories=names), f"{key}|labels:{digest(repr(names).encode())}"
 
 
 def _numbers(label: str, key: str, default: tuple[float, ...], problems: list[Problem]) -> Optional[tuple[float, ...]]:

@@ -36,8 +36,10 @@ from .own_model import (
     OWN_ONNX,
     OWN_TORCHSCRIPT,
     pick_keras_model,
+    pick_labels,
     pick_onnx_model,
     pick_torchscript_model,
+    with_labels,
 )
 from .state import (
     forget,
@@ -271,7 +273,9 @@ def pick_weights_file(name: str) -> tuple[fv.LoadedModel | None, str, list[Probl
         return None, "", problems
     st.success(f"Using your weights **{given.filename}**: every tensor matches {name}.")
     remove_button("weights_file", _drop_weights)
-    return given.model, given.key, problems
+    names, label_problems = pick_labels("weights")
+    model, key = with_labels(given.model, given.key, names)
+    return model, key, problems + label_problems
 
 
 def _check_weights(name: str, upload: Any) -> GivenWeights:

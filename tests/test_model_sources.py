@@ -45,3 +45,19 @@ def test_an_onnx_file_in_the_torchscript_box_is_named_for_what_it_is(tmp_path):
     torch.onnx.export(digits, (torch.zeros(1, 1, 28, 28),), tmp_path / "m.onnx", external_data=False, verbose=False)
     with pytest.raises(fv.ModelError, match="is an ONNX model, not a TorchScript one"):
         fv.load_torchscript((tmp_path / "m.onnx").read_bytes(), "m.pt")
+
+
+def test_fine_tuned_weights_with_a_labels_file_predict_by_name():
+    import torchvision
+
+    buffer = io.BytesIO()
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), buffer)
+    at = choose_model(start(), "resnet18", "upload")
+    at.sidebar.file_uploader(key="weights_file").set_value(("pets.pth", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    assert not at.error and [m.value for m in at.metric][0].startswith("class ")
+    labels = ("pets.json", b'["cat", "dog", "bird"]', "application/json")
+    at.sidebar.file_uploader(key="weights_labels").set_value(labels)
+    at.run()
+    assert not at.error and [m.value for m in at.metric][0] in ("cat", "dog", "bird")
