@@ -43,3 +43,15 @@ def predict(model: LoadedModel, image: Union[InputLike, Capture], top: Optional[
 def is_distribution(values: torch.Tensor, tolerance: float = 1e-3) -> bool:
     """Whether a model's output is already probabilities: none negative, summing to one."""
     return bool(values.min() >= 0) and abs(float(values.double().sum()) - 1.0) <= tolerance
+
+
+def labels_mismatch(model: LoadedModel, captured: Capture) -> Optional[str]:
+    """Say so when a model's class names do not match its output (a labels file for another model); None when
+    they do, or when there is nothing to compare."""
+    output = captured.output
+    names = getattr(model, "categories", ())
+    if not names or output is None or output.dim() != 1 or len(names) == output.numel():
+        return None
+    return (f"The class names given for **{model.name}** are {len(names)}, but it gives {output.numel()} scores: "
+            "they belong to another model. Predictions past the names read “class N”; give the model's own labels "
+            "file.")

@@ -20,6 +20,7 @@ import featviz_core as fv
 from featviz_core import digits
 from featviz_core.images import UPLOAD_EXTENSIONS
 from featviz_core.models import UNTRAINED_SEED
+from featviz_core.predict import labels_mismatch
 from featviz_core.registry import registry_problem
 from featviz_core.samples import DEFAULT_SAMPLE, sample_bytes, sample_description
 from featviz_core.weights import WeightsFile, WeightsState, download_weights
@@ -80,6 +81,9 @@ def build_context() -> Context:
             with st.spinner("Running the model on the image…"):
                 ctx.captured = cached_capture(image.digest, ctx.model_key, ctx.model, image.image)
             remember("capture", (image, ctx.model, ctx.model_key, ctx.captured))
+            mismatch = labels_mismatch(ctx.model, ctx.captured)
+            if mismatch:
+                ctx.notices.append(mismatch)
         except fv.FeatvizError as exc:
             ctx.problems.append(problem(f"**{ctx.model.name}** could not run on **{image.name}**: ", exc))
             previous = last_good("capture")

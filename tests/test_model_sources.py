@@ -61,3 +61,17 @@ def test_fine_tuned_weights_with_a_labels_file_predict_by_name():
     at.sidebar.file_uploader(key="weights_labels").set_value(labels)
     at.run()
     assert not at.error and [m.value for m in at.metric][0] in ("cat", "dog", "bird")
+
+
+def test_a_labels_file_for_another_model_is_said_to_be_so():
+    import torchvision
+
+    buffer = io.BytesIO()
+    torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), buffer)
+    at = choose_model(start(), "resnet18", "upload")
+    at.sidebar.file_uploader(key="weights_file").set_value(("pets.pth", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    at.sidebar.file_uploader(key="weights_labels").set_value(("ten.txt", "\n".join("abcdefghij").encode(), "text/plain"))
+    at.run()
+    notes = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
+    assert "are 10, but it gives 3 scores" in notes, notes
