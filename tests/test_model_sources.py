@@ -71,7 +71,8 @@ def test_a_labels_file_for_another_model_is_said_to_be_so():
     at = choose_model(start(), "resnet18", "upload")
     at.sidebar.file_uploader(key="weights_file").set_value(("pets.pth", buffer.getvalue(), "application/octet-stream"))
     at.run()
-    at.sidebar.file_uploader(key="weights_labels").set_value(("ten.txt", "\n".join("abcdefghij").encode(), "text/plain"))
+    ten = ("ten.txt", "\n".join("abcdefghij").encode(), "text/plain")
+    at.sidebar.file_uploader(key="weights_labels").set_value(ten)
     at.run()
     notes = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
     assert "are 10, but it gives 3 scores" in notes, notes
