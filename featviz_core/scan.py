@@ -1,0 +1,339 @@
+"""Scan an image collection through a model: per channel, what it responds to across all of it.
+
+:func:`scan` runs in this process: images are decoded and preprocessed a batch ahead on a thread while the
+model runs batched forward passes under ``torch.inference_mode()`` on its device, with forward hooks (removed
+afterwards) on the chosen layers only; each batch is folded into a :class:`~featviz_core.scan_stats.LayerTally`
+per layer, so memory does not grow with the collection. Progress is reported per batch, a scan can be stopped
+between batches, and a checkpoint (plain arrays, never pickles) lets an interrupted scan resume where it
+stopped. :mod:`featviz_core.scan_ray` runs the same scan on a Ray cluster; :mod:`featviz_core.scan_results`
+saves and reopens results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .capture import capture
+from .datasets import Dataset, DatasetItem
+from .errors import FeatvizError, LayerError, ModelError
+from .images import load_image
+from .models import LoadedModel, module_device
+from .scan_stats import HISTOGRAM_EDGES, LayerTally
+
+CHECKPOINT_EVERY_S = 10.0
+"""How often an interrupted scan's work is saved (seconds between checkpoints)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a scan is: images done (read or skipped) of all, images per second, seconds left."""
+
+    done: int
+    total: int
+    per_second: float
+    seconds_left: Optional[float]
+
+
+@dataclass
+class ScanResult:
+    """A finished (or stopped) scan: its manifest, a tally per layer, the images (dataset index, name, class),
+    and what was skipped."""
+
+    manifest: dict[str, Any]
+    tallies: dict[str, LayerTally]
+    indices: list[int]
+    names: list[str]
+    labels: list[int]
+    classes: tuple[str, ...]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    complete: bool = True
+
+
+def scan_key(model: LoadedModel, dataset: Dataset, layers: Sequence[str], top_k: int) -> str:
+    """Names one scan: the same model, weights, layers, collection and k give the same key (and so resume)."""
+    text = json.dumps([model.label, weights_digest(model), list(layers), dataset.fingerprint, top_k])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def weights_digest(model: LoadedModel) -> str:
+    """A digest of the model's parameters (what the scan really ran), or of its label where it has none here."""
+    digest = hashlib.sha256()
+    tensors = list(model.module.state_dict().values()) if isinstance(model.module, nn.Module) else []
+    for tensor in tensors:
+        if isinstance(tensor, torch.Tensor):
+            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    if not tensors:
+        digest.update(model.label.encode())
+    return digest.hexdigest()[:16]
+
+
+def scan(
+    model: LoadedModel,
+    dataset: Dataset,
+    layers: Sequence[str],
+    *,
+    batch_size: int = 32,
+    top_k: int = 16,
+    progress: Optional[Callable[[Progress], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    checkpoint: Optional[Path] = None,
+) -> ScanResult:
+    """Run ``dataset`` through ``model`` and summarize each chosen layer per channel.
+
+    With ``checkpoint`` (a folder), work is saved there every few seconds and a scan with the same key
+    resumes from it; ``should_stop`` is asked between batches (the result is then marked incomplete, and the
+    checkpoint kept). Raises :class:`LayerError` for a layer the model does not have.
+
+    Example::
+
+        >>> import featviz_core as fv
+        >>> from featviz_core import datasets
+        >>> from featviz_core.scan import scan
+        >>> digits = datasets.bundled(datasets.DIGITS)
+        >>> result = scan(fv.load_model("digits_cnn"), digits, ["conv2"], batch_size=100)
+        >>> tally = result.tallies["conv2"]
+        >>> int(tally.images), tally.top_image.shape
+        (1000, (64, 16))
+    """
+    if not layers:
+        raise LayerError("Choose at least one layer to scan.")
+    started = time.monotonic()
+    runner = _BatchRunner(model, layers)
+    tallies: dict[str, LayerTally] = {}
+    skipped: list[tuple[str, str]] = []
+    start = 0
+    key = scan_key(model, dataset, layers, top_k)
+    if checkpoint is not None:
+        start, tallies, skipped = _resume(checkpoint, key)
+    done, total, last_saved, complete = start, len(dataset), time.monotonic(), True
+    resumed_at = start
+    for batch_items, batch, bad in _prepared_batches(model, dataset.items[start:], batch_size):
+        skipped += bad
+        if batch_items:
+            outputs = runner.run(batch)
+            images = np.array([item.index for item in batch_items], np.int64)
+            labels = np.array([item.label for item in batch_items], np.int64)
+            for layer, maps in outputs.items():
+                if layer not in tallies:
+                    tallies[layer] = LayerTally.empty(maps.shape[1], top_k, len(dataset.classes))
+                tallies[layer].add(maps, images, labels)
+        done += len(batch_items) + len(bad)
+        elapsed = time.monotonic() - started
+        rate = (done - resumed_at) / elapsed if elapsed > 0 else 0.0
+        if progress is not None:
+            progress(Progress(done, total, rate, (total - done) / rate if rate > 0 else None))
+        if checkpoint is not None and time.monotonic() - last_saved > CHECKPOINT_EVERY_S:
+            _save_checkpoint(checkpoint, key, done, tallies, skipped)
+            last_saved = time.monotonic()
+        if should_stop is not None and done < total and should_stop():
+            complete = False
+            break
+    if checkpoint is not None:
+        if complete:
+            _drop_checkpoint(checkpoint)
+        else:
+            _save_checkpoint(checkpoint, key, done, tallies, skipped)
+    seconds = time.monotonic() - started
+    manifest = make_manifest(model, dataset, layers, top_k, batch_size, "in-process", seconds, done - resumed_at,
+                             runner.shapes, len(skipped), key)
+    return result_of(manifest, tallies, dataset, skipped, complete)
+
+
+def result_of(manifest: dict[str, Any], tallies: dict[str, LayerTally], dataset: Dataset,
+              skipped: list[tuple[str, str]], complete: bool = True) -> ScanResult:
+    items = dataset.items
+    return ScanResult(manifest, tallies, [item.index for item in items], [item.name for item in items],
+                      [item.label for item in items], dataset.classes, skipped, complete)
+
+
+def make_manifest(model: LoadedModel, dataset: Dataset, layers: Sequence[str], top_k: int, batch_size: int,
+                  engine: str, seconds: float, images_run: int, shapes: dict[str, tuple[int, ...]], skipped: int,
+                  key: str) -> dict[str, Any]:
+    """What a scan was, so it can be found, trusted and reopened: model, weights, layers, data, engine, when."""
+    import datetime as dt
+
+    return {
+        "key": key,
+        "model": model.name,
+        "model_label": model.label,
+        "weights": model.weights,
+        "weights_digest": weights_digest(model),
+        "layers": list(layers),
+        "shapes": {layer: list(shape) for layer, shape in shapes.items()},
+        "preprocessing": repr(model.preprocess),
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "images": len(dataset),
+        "skipped": skipped,
+        "classes": list(dataset.classes),
+        "top_k": top_k,
+        "batch_size": batch_size,
+        "histogram_edges": HISTOGRAM_EDGES.tolist(),
+        "engine": engine,
+        "seconds": round(seconds, 2),
+        "images_per_second": round(images_run / seconds, 1) if seconds > 0 else None,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+    }
+
+
+def _prepared_batches(model: LoadedModel, items: Sequence[DatasetItem], batch_size: int
+                      ) -> Iterator[tuple[list[DatasetItem], Optional[torch.Tensor], list[tuple[str, str]]]]:
+    """(items that decoded, their preprocessed batch, (name, why) of those that did not), one batch ahead on a
+    thread so decoding overlaps the model's forward pass."""
+    chunks = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+    if not chunks:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="featviz-scan-decode") as pool:
+        future = pool.submit(_prepare, model, chunks[0])
+        for index in range(len(chunks)):
+            ready = future.result()
+            if index + 1 < len(chunks):
+                future = pool.submit(_prepare, model, chunks[index + 1])
+            yield ready
+
+
+def _prepare(model: LoadedModel, items: Sequence[DatasetItem]
+             ) -> tuple[list[DatasetItem], Optional[torch.Tensor], list[tuple[str, str]]]:
+    good, tensors, bad = [], [], []
+    for item in items:
+        try:
+            tensors.append(model.preprocess(load_image(item.read())))
+            good.append(item)
+        except FeatvizError as exc:
+            bad.append((item.name, str(exc).split("\n")[0]))
+        except (OSError, ValueError, RuntimeError) as exc:  # a file gone, or preprocessing that refused it
+            bad.append((item.name, f"{type(exc).__name__}: {exc}"))
+    if tensors and len({tuple(t.shape) for t in tensors}) > 1:  # a preprocessing without a fixed size
+        return good, None, bad
+    return good, (torch.stack(tensors) if tensors else None), bad
+
+
+class _BatchRunner:
+    """Runs batches through the model and returns the chosen layers' outputs (first call of each)."""
+
+    def __init__(self, model: LoadedModel, layers: Sequence[str]) -> None:
+        self.model = model
+        self.layers = list(layers)
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        named = dict(model.module.named_modules()) if _hookable(model.module) else {}
+        self._modules = {layer: named[layer] for layer in self.layers if layer in named}
+        if named and len(self._modules) < len(self.layers):
+            missing = [layer for layer in self.layers if layer not in named]
+            raise LayerError(f"{model.name} has no layer named {', '.join(map(repr, missing))}.")
+
+    def run(self, batch: Optional[torch.Tensor]) -> dict[str, torch.Tensor]:
+        if batch is None:
+            raise ModelError(f"{self.model.name}'s preprocessing gives images of different sizes, which cannot be "
+                             "batched: scan with a model whose input size is fixed.")
+        if self._modules:
+            outputs = self._hooked(batch)
+        else:
+            outputs = self._captured(batch)
+        for layer, maps in outputs.items():
+            self.shapes.setdefault(layer, tuple(maps.shape[1:]))
+        return outputs
+
+    def _hooked(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs: dict[str, torch.Tensor] = {}
+        with _hooks(self._modules, outputs), torch.inference_mode():
+            try:
+                self.model.module(batch.to(module_device(self.model.module)))
+            except Exception as exc:  # noqa: BLE001 - whatever the model's forward raises
+                raise ModelError(f"{self.model.name} could not run on a batch of shape {tuple(batch.shape)}.",
+                                 detail=exc) from None
+        return {layer: outputs[layer] for layer in self.layers if layer in outputs}
+
+    def _captured(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Models that run in another runtime (ONNX, Keras, TorchScript): one image at a time, through capture."""
+        per_image: dict[str, list[torch.Tensor]] = {layer: [] for layer in self.layers}
+        for image in batch:
+            maps = capture(self.model, image)
+            for layer in self.layers:
+                if layer not in maps:
+                    raise LayerError(f"{self.model.name} has no captured layer named {layer!r}.")
+                per_image[layer].append(maps[layer].tensor)
+        return {layer: torch.stack(tensors) for layer, tensors in per_image.items()}
+
+
+def _hookable(module: Any) -> bool:
+    from .recorded import is_recorded
+    from .torchscript_capture import is_scripted
+
+    return isinstance(module, nn.Module) and not is_recorded(module) and not is_scripted(module)
+
+
+@contextmanager
+def _hooks(modules: dict[str, nn.Module], outputs: dict[str, torch.Tensor]) -> Iterator[None]:
+    """Forward hooks on the chosen modules for one forward pass, always removed. Each output is kept as it is
+    when its module returns (a clone: an in-place ReLU after it would change it)."""
+    def keeper(layer: str) -> Callable[..., None]:
+        def keep(module: nn.Module, args: Any, output: Any) -> None:
+            tensor = output[0] if isinstance(output, (tuple, list)) else output
+            if isinstance(tensor, torch.Tensor) and layer not in outputs:
+                outputs[layer] = tensor.clone()
+        return keep
+
+    handles = [module.register_forward_hook(keeper(layer)) for layer, module in modules.items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _save_checkpoint(folder: Path, key: str, done: int, tallies: dict[str, LayerTally],
+                     skipped: list[tuple[str, str]]) -> None:
+    """Plain arrays and JSON, written beside and renamed, so a crash mid-write leaves the previous one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{i}:{name}": value for i, tally in enumerate(tallies.values())
+              for name, value in tally.to_arrays().items()}
+    with open(folder / "checkpoint.npz.partial", "wb") as file:
+        np.savez(file, **arrays)
+    (folder / "checkpoint.json.partial").write_text(json.dumps(
+        {"key": key, "done": done, "layers": list(tallies), "skipped": skipped}))
+    (folder / "checkpoint.npz.partial").replace(folder / "checkpoint.npz")
+    (folder / "checkpoint.json.partial").replace(folder / "checkpoint.json")
+
+
+def _resume(folder: Path, key: str) -> tuple[int, dict[str, LayerTally], list[tuple[str, str]]]:
+    """Where an interrupted scan with this key stopped; a fresh start when there is none (or another's)."""
+    try:
+        state = json.loads((folder / "checkpoint.json").read_text())
+        if state.get("key") != key:
+            return 0, {}, []
+        with np.load(folder / "checkpoint.npz", allow_pickle=False) as archive:
+            tallies = {}
+            for i, layer in enumerate(state["layers"]):
+                prefix = f"{i}:"
+                tallies[layer] = LayerTally.from_arrays(
+                    {name[len(prefix):]: archive[name] for name in archive.files if name.startswith(prefix)})
+        return int(state["done"]), tallies, [tuple(pair) for pair in state["skipped"]]
+    except (OSError, ValueError, KeyError):
+        return 0, {}, []
+
+
+def _drop_checkpoint(folder: Path) -> None:
+    for name in ("checkpoint.npz", "checkpoint.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def has_checkpoint(folder: Path, key: str) -> Optional[int]:
+    """How many images an interrupted scan with this key had done, if its checkpoint is in ``folder``."""
+    try:
+        state = json.loads((folder / "checkpoint.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return int(state["done"]) if state.get("key") == key else None
