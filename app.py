@@ -16,6 +16,7 @@ navigation = st.navigation(
         st.Page("pages/compare_images.py", title="Compare two images", icon=":material/photo_library:"),
         st.Page("pages/trained_vs_untrained.py", title="Trained vs untrained", icon=":material/compare:"),
         st.Page("pages/overview.py", title="Model overview", icon=":material/table_chart:"),
+        st.Page("pages/dataset.py", title="Dataset", icon=":material/dataset:"),
         st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
         st.Page("pages/about.py", title="How to read the maps", icon=":material/help:"),
     ]

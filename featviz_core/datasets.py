@@ -54,6 +54,8 @@ class Dataset:
     items: Sequence[DatasetItem]
     classes: tuple[str, ...] = ()
     fingerprint: str = ""
+    source: dict[str, str] = field(default_factory=dict)
+    """Where it came from (kind: bundled, folder or zip, and its name or path): to find it again later."""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -67,7 +69,7 @@ def bundled(name: str) -> Dataset:
     if name == SAMPLES:
         names = [sample for sample in list_samples() if not sample.startswith("Handwritten")]
         items = [DatasetItem(i, sample, -1, _sample_reader(sample)) for i, sample in enumerate(names)]
-        return Dataset(SAMPLES, items, (), _digest("\n".join(names).encode()))
+        return Dataset(SAMPLES, items, (), _digest("\n".join(names).encode()), {"kind": "bundled", "name": SAMPLES})
     raise ValueError(f"No bundled set named {name!r}; there are: {', '.join(BUNDLED)}.")
 
 
@@ -90,7 +92,7 @@ def _mnist_held_out() -> Dataset:
         return read
 
     items = [DatasetItem(i, f"mnist-{int(indices[i])}.png", int(labels[i]), reader(i)) for i in range(len(images))]
-    return Dataset(DIGITS, items, tuple(str(d) for d in range(10)), _digest(raw))
+    return Dataset(DIGITS, items, tuple(str(d) for d in range(10)), _digest(raw), {"kind": "bundled", "name": DIGITS})
 
 
 def data_roots() -> list[Path]:
@@ -124,7 +126,7 @@ def folder(path: Path, roots: Optional[Sequence[Path]] = None) -> Dataset:
     pairs = list(zip(files, relative, strict=True))
     items = [DatasetItem(i, str(r), labels[i], _file_reader(p)) for i, (p, r) in enumerate(pairs)]
     stamp = "\n".join(f"{r}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}" for p, r in pairs)
-    return Dataset(path.name, items, classes, _digest(stamp.encode()))
+    return Dataset(path.name, items, classes, _digest(stamp.encode()), {"kind": "folder", "path": str(path)})
 
 
 def _file_reader(path: Path) -> Callable[[], bytes]:
@@ -149,7 +151,7 @@ def zip_archive(data: bytes, name: str) -> Dataset:
         raise ImageError(f"{name} holds no images ({', '.join(UPLOAD_EXTENSIONS)}).")
     classes, labels = _classes([entry.split("/") for entry in _common_stripped(entries)])
     items = [DatasetItem(i, entry, labels[i], _zip_reader(archive, entry)) for i, entry in enumerate(entries)]
-    return Dataset(Path(name).stem, items, classes, _digest(data))
+    return Dataset(Path(name).stem, items, classes, _digest(data), {"kind": "zip", "name": name})
 
 
 def _zip_reader(archive: zipfile.ZipFile, entry: str) -> Callable[[], bytes]:
@@ -175,3 +177,19 @@ def _classes(parts: list[tuple[str, ...]]) -> tuple[tuple[str, ...], list[int]]:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def reopen(source: dict[str, str], roots: Optional[Sequence[Path]] = None,
+           zips: Optional[dict[str, bytes]] = None) -> Optional[Dataset]:
+    """The collection a saved scan ran on, to show its images again; None when it cannot be had here (an
+    uploaded zip from another session, a folder that moved or is outside ``roots``)."""
+    try:
+        if source.get("kind") == "bundled":
+            return bundled(source["name"])
+        if source.get("kind") == "folder":
+            return folder(Path(source["path"]), roots)
+        if source.get("kind") == "zip" and zips and source.get("name") in zips:
+            return zip_archive(zips[source["name"]], source["name"])
+    except (ImageError, OSError, ValueError, KeyError):
+        return None
+    return None

@@ -110,7 +110,7 @@ def scan(
     if not layers:
         raise LayerError("Choose at least one layer to scan.")
     started = time.monotonic()
-    runner = _BatchRunner(model, layers)
+    runner = BatchRunner(model, layers)
     tallies: dict[str, LayerTally] = {}
     skipped: list[tuple[str, str]] = []
     start = 0
@@ -175,6 +175,7 @@ def make_manifest(model: LoadedModel, dataset: Dataset, layers: Sequence[str], t
         "preprocessing": repr(model.preprocess),
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint,
+        "dataset_source": dataset.source,
         "images": len(dataset),
         "skipped": skipped,
         "classes": list(dataset.classes),
@@ -221,14 +222,14 @@ def _prepare(model: LoadedModel, items: Sequence[DatasetItem]
     return good, (torch.stack(tensors) if tensors else None), bad
 
 
-class _BatchRunner:
+class BatchRunner:
     """Runs batches through the model and returns the chosen layers' outputs (first call of each)."""
 
     def __init__(self, model: LoadedModel, layers: Sequence[str]) -> None:
         self.model = model
         self.layers = list(layers)
         self.shapes: dict[str, tuple[int, ...]] = {}
-        named = dict(model.module.named_modules()) if _hookable(model.module) else {}
+        named = dict(model.module.named_modules()) if hookable(model.module) else {}
         self._modules = {layer: named[layer] for layer in self.layers if layer in named}
         if named and len(self._modules) < len(self.layers):
             missing = [layer for layer in self.layers if layer not in named]
@@ -268,7 +269,7 @@ class _BatchRunner:
         return {layer: torch.stack(tensors) for layer, tensors in per_image.items()}
 
 
-def _hookable(module: Any) -> bool:
+def hookable(module: Any) -> bool:
     from .recorded import is_recorded
     from .torchscript_capture import is_scripted
 

@@ -110,7 +110,7 @@ class Settings:
     @property
     def largest_upload_mb(self) -> float:
         """What Streamlit's ``server.maxUploadSize`` must allow for every featviz upload limit to hold."""
-        return max(self.max_image_mb, self.max_weights_mb)
+        return max(self.max_image_mb, self.max_weights_mb, self.max_dataset_zip_mb)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:

@@ -23,3 +23,8 @@ def image_mb() -> int:
 def model_file_mb() -> int:
     """Weights files and TorchScript archives."""
     return _capped_mb(settings.current().max_weights_mb)
+
+
+def dataset_zip_mb() -> int:
+    """Zips of images for a dataset scan."""
+    return _capped_mb(settings.current().max_dataset_zip_mb)

@@ -174,6 +174,10 @@ def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.Featur
         f"{'n/a' if row['hf_energy'] is None else format(row['hf_energy'], '.2f')}"
         + (f" · **{', '.join(f.replace('_', '-') for f in flags)}**" if flags else "") + not_applicable
     )
+    right.page_link("pages/dataset.py", label=f"Channel {channel} across a whole collection of images",
+                    icon=":material/dataset:",
+                    help="Its top images, whether it ever fires, and which classes excite it: the Dataset page, at "
+                    "this layer and channel.")
     box = st.expander(f"Heatmap, overlay and histogram of channel {channel}", key="closeup_open", on_change="rerun")
     if not box.open:
         return
