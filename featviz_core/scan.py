@@ -30,7 +30,7 @@ from .datasets import Dataset, DatasetItem
 from .errors import FeatvizError, LayerError, ModelError
 from .images import load_image
 from .models import LoadedModel, module_device
-from .scan_stats import HISTOGRAM_EDGES, LayerTally
+from .scan_stats import HISTOGRAM_EDGES, LayerTally, pack, unpack
 
 CHECKPOINT_EVERY_S = 10.0
 """How often an interrupted scan's work is saved (seconds between checkpoints)."""
@@ -121,14 +121,7 @@ def scan(
     resumed_at = start
     for batch_items, batch, bad in _prepared_batches(model, dataset.items[start:], batch_size):
         skipped += bad
-        if batch_items:
-            outputs = runner.run(batch)
-            images = np.array([item.index for item in batch_items], np.int64)
-            labels = np.array([item.label for item in batch_items], np.int64)
-            for layer, maps in outputs.items():
-                if layer not in tallies:
-                    tallies[layer] = LayerTally.empty(maps.shape[1], top_k, len(dataset.classes))
-                tallies[layer].add(maps, images, labels)
+        tally_batch(runner, batch_items, batch, tallies, top_k, len(dataset.classes))
         done += len(batch_items) + len(bad)
         elapsed = time.monotonic() - started
         rate = (done - resumed_at) / elapsed if elapsed > 0 else 0.0
@@ -156,6 +149,20 @@ def result_of(manifest: dict[str, Any], tallies: dict[str, LayerTally], dataset:
     items = dataset.items
     return ScanResult(manifest, tallies, [item.index for item in items], [item.name for item in items],
                       [item.label for item in items], dataset.classes, skipped, complete)
+
+
+def tally_batch(runner: BatchRunner, items: Sequence[DatasetItem], batch: Optional[torch.Tensor],
+                tallies: dict[str, LayerTally], top_k: int, classes: int) -> None:
+    """Run one prepared batch and fold each chosen layer's outputs into its tally (made on first sight)."""
+    if not items:
+        return
+    outputs = runner.run(batch)
+    images = np.array([item.index for item in items], np.int64)
+    labels = np.array([item.label for item in items], np.int64)
+    for layer, maps in outputs.items():
+        if layer not in tallies:
+            tallies[layer] = LayerTally.empty(maps.shape[1], top_k, classes)
+        tallies[layer].add(maps, images, labels)
 
 
 def make_manifest(model: LoadedModel, dataset: Dataset, layers: Sequence[str], top_k: int, batch_size: int,
@@ -198,16 +205,17 @@ def _prepared_batches(model: LoadedModel, items: Sequence[DatasetItem], batch_si
     if not chunks:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="featviz-scan-decode") as pool:
-        future = pool.submit(_prepare, model, chunks[0])
+        future = pool.submit(prepare, model, chunks[0])
         for index in range(len(chunks)):
             ready = future.result()
             if index + 1 < len(chunks):
-                future = pool.submit(_prepare, model, chunks[index + 1])
+                future = pool.submit(prepare, model, chunks[index + 1])
             yield ready
 
 
-def _prepare(model: LoadedModel, items: Sequence[DatasetItem]
-             ) -> tuple[list[DatasetItem], Optional[torch.Tensor], list[tuple[str, str]]]:
+def prepare(model: LoadedModel, items: Sequence[DatasetItem]
+            ) -> tuple[list[DatasetItem], Optional[torch.Tensor], list[tuple[str, str]]]:
+    """Decode and preprocess: (items that could be read, their batch, (name, why) of the others)."""
     good, tensors, bad = [], [], []
     for item in items:
         try:
@@ -299,12 +307,8 @@ def _save_checkpoint(folder: Path, key: str, done: int, tallies: dict[str, Layer
                      skipped: list[tuple[str, str]]) -> None:
     """Plain arrays and JSON, written beside and renamed, so a crash mid-write leaves the previous one."""
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{i}:{name}": value for i, tally in enumerate(tallies.values())
-              for name, value in tally.to_arrays().items()}
-    with open(folder / "checkpoint.npz.partial", "wb") as file:
-        np.savez(file, **arrays)
-    (folder / "checkpoint.json.partial").write_text(json.dumps(
-        {"key": key, "done": done, "layers": list(tallies), "skipped": skipped}))
+    (folder / "checkpoint.npz.partial").write_bytes(pack(tallies))
+    (folder / "checkpoint.json.partial").write_text(json.dumps({"key": key, "done": done, "skipped": skipped}))
     (folder / "checkpoint.npz.partial").replace(folder / "checkpoint.npz")
     (folder / "checkpoint.json.partial").replace(folder / "checkpoint.json")
 
@@ -315,12 +319,7 @@ def _resume(folder: Path, key: str) -> tuple[int, dict[str, LayerTally], list[tu
         state = json.loads((folder / "checkpoint.json").read_text())
         if state.get("key") != key:
             return 0, {}, []
-        with np.load(folder / "checkpoint.npz", allow_pickle=False) as archive:
-            tallies = {}
-            for i, layer in enumerate(state["layers"]):
-                prefix = f"{i}:"
-                tallies[layer] = LayerTally.from_arrays(
-                    {name[len(prefix):]: archive[name] for name in archive.files if name.startswith(prefix)})
+        tallies = unpack((folder / "checkpoint.npz").read_bytes())
         return int(state["done"]), tallies, [tuple(pair) for pair in state["skipped"]]
     except (OSError, ValueError, KeyError):
         return 0, {}, []

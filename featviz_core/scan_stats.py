@@ -10,6 +10,7 @@ same result as one pass.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -137,3 +138,21 @@ def same(a: LayerTally, b: LayerTally) -> bool:
     close = ("mean_sum", "active_sum", "class_sum")
     return (all(np.array_equal(getattr(a, n), getattr(b, n)) for n in exact)
             and all(np.allclose(getattr(a, n), getattr(b, n), rtol=1e-9, atol=1e-9) for n in close))
+
+
+def pack(tallies: dict[str, LayerTally]) -> bytes:
+    """Tallies as one .npz (plain arrays, no pickles): for a checkpoint, or from a worker to the driver."""
+    arrays: dict[str, np.ndarray] = {"layers": np.array(list(tallies), dtype=str)}
+    for i, tally in enumerate(tallies.values()):
+        arrays.update({f"{i}:{name}": value for name, value in tally.to_arrays().items()})
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes) -> dict[str, LayerTally]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        layers = [str(layer) for layer in archive["layers"]]
+        return {layer: LayerTally.from_arrays({name.split(":", 1)[1]: archive[name] for name in archive.files
+                                               if name.startswith(f"{i}:")})
+                for i, layer in enumerate(layers)}

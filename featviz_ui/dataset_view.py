@@ -83,8 +83,15 @@ def run_scan(model: fv.LoadedModel, request: ScanRequest) -> Optional[Path]:
                      text=f"{progress.done:,} of {progress.total:,} images · {progress.per_second:.0f} images/s{left}")
 
     with st.spinner("Scanning…", show_time=True):
-        result = scan(model, request.collection, request.layers, top_k=request.top_k,
-                      batch_size=request.batch_size, progress=report, checkpoint=root / key)
+        if settings.current().scan_engine == "ray":  # the server's owner chose the cluster
+            from featviz_core.scan_ray import scan_on_ray
+
+            result = scan_on_ray(model, request.collection, request.layers, top_k=request.top_k,
+                                 batch_size=request.batch_size, progress=report,
+                                 address=settings.current().ray_address or None)
+        else:
+            result = scan(model, request.collection, request.layers, top_k=request.top_k,
+                          batch_size=request.batch_size, progress=report, checkpoint=root / key)
     folder = save(result, root)
     bar.progress(1.0, text=f"{len(request.collection):,} images in {result.manifest['seconds']:.1f} s "
                  f"({result.manifest['images_per_second'] or 0:.0f} images/s)")
