@@ -28,6 +28,7 @@ BENCHMARKS = {  # result name -> script
     "grid": "bench_grid.py",
     "memory": "bench_memory.py",
     "browser": "bench_browser.py",
+    "scan": "bench_scan.py",
 }
 TIMEOUT_S = 900  # per benchmark; each is meant to take under ~4 minutes
 RESULTS_MD = BENCH_DIR / "RESULTS.md"

@@ -56,8 +56,8 @@ def load_torchscript(
         >>> buffer = io.BytesIO()
         >>> torch.jit.save(torch.jit.script(fv.load_model("digits_cnn").module.cpu()), buffer)
         >>> model = fv.load_torchscript(buffer.getvalue(), "digits.pt")      # channels and size read from it
-        >>> model.extra
-        {'input_size': 28, 'channels': 1}
+        >>> model.extra["input_size"], model.extra["channels"]
+        (28, 1)
     """
     if not settings.current().allow_torchscript:
         raise ModelError(
