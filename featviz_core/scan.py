@@ -30,7 +30,7 @@ from .datasets import Dataset, DatasetItem
 from .errors import FeatvizError, LayerError, ModelError
 from .images import load_image
 from .models import LoadedModel, module_device
-from .scan_stats import HISTOGRAM_EDGES, LayerTally, pack, unpack
+from .scan_stats import HISTOGRAM_EDGES, LayerTally, Reduced, pack, reduce, unpack
 
 CHECKPOINT_EVERY_S = 10.0
 """How often an interrupted scan's work is saved (seconds between checkpoints)."""
@@ -110,7 +110,7 @@ def scan(
     if not layers:
         raise LayerError("Choose at least one layer to scan.")
     started = time.monotonic()
-    runner = BatchRunner(model, layers)
+    runner = BatchRunner(model, layers, top_k)
     tallies: dict[str, LayerTally] = {}
     skipped: list[tuple[str, str]] = []
     start = 0
@@ -159,10 +159,10 @@ def tally_batch(runner: BatchRunner, items: Sequence[DatasetItem], batch: Option
     outputs = runner.run(batch)
     images = np.array([item.index for item in items], np.int64)
     labels = np.array([item.label for item in items], np.int64)
-    for layer, maps in outputs.items():
+    for layer, reduced in outputs.items():
         if layer not in tallies:
-            tallies[layer] = LayerTally.empty(maps.shape[1], top_k, classes)
-        tallies[layer].add(maps, images, labels)
+            tallies[layer] = LayerTally.empty(reduced.channels, top_k, classes)
+        tallies[layer].add(reduced, images, labels)
 
 
 def make_manifest(model: LoadedModel, dataset: Dataset, layers: Sequence[str], top_k: int, batch_size: int,
@@ -233,9 +233,10 @@ def prepare(model: LoadedModel, items: Sequence[DatasetItem]
 class BatchRunner:
     """Runs batches through the model and returns the chosen layers' outputs (first call of each)."""
 
-    def __init__(self, model: LoadedModel, layers: Sequence[str]) -> None:
+    def __init__(self, model: LoadedModel, layers: Sequence[str], top_k: int = 16) -> None:
         self.model = model
         self.layers = list(layers)
+        self.top_k = top_k
         self.shapes: dict[str, tuple[int, ...]] = {}
         named = dict(model.module.named_modules()) if hookable(model.module) else {}
         self._modules = {layer: named[layer] for layer in self.layers if layer in named}
@@ -243,21 +244,32 @@ class BatchRunner:
             missing = [layer for layer in self.layers if layer not in named]
             raise LayerError(f"{model.name} has no layer named {', '.join(map(repr, missing))}.")
 
-    def run(self, batch: Optional[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def run(self, batch: Optional[torch.Tensor]) -> dict[str, Reduced]:
+        """The chosen layers' outputs for ``batch``, reduced per image and channel as each layer returns."""
+        def reduced(tensor: torch.Tensor) -> Reduced:
+            return reduce(tensor, self.top_k)
+
+        return {layer: reduced(maps) if isinstance(maps, torch.Tensor) else maps
+                for layer, maps in self._outputs(batch, reduced).items()}
+
+    def maps(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The chosen layers' whole outputs for ``batch`` (for a few images: what a view draws)."""
+        return self._outputs(batch, lambda tensor: tensor.clone())
+
+    def _outputs(self, batch: Optional[torch.Tensor], keep: Callable[[torch.Tensor], Any]) -> dict[str, Any]:
         if batch is None:
             raise ModelError(f"{self.model.name}'s preprocessing gives images of different sizes, which cannot be "
                              "batched: scan with a model whose input size is fixed.")
         if self._modules:
-            outputs = self._hooked(batch)
-        else:
-            outputs = self._captured(batch)
+            return self._hooked(batch, keep)
+        outputs = self._captured(batch)
         for layer, maps in outputs.items():
             self.shapes.setdefault(layer, tuple(maps.shape[1:]))
         return outputs
 
-    def _hooked(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        outputs: dict[str, torch.Tensor] = {}
-        with _hooks(self._modules, outputs), torch.inference_mode():
+    def _hooked(self, batch: torch.Tensor, keep: Callable[[torch.Tensor], Any]) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        with _hooks(self._modules, outputs, keep, self.shapes), torch.inference_mode():
             try:
                 self.model.module(batch.to(module_device(self.model.module)))
             except Exception as exc:  # noqa: BLE001 - whatever the model's forward raises
@@ -285,15 +297,17 @@ def hookable(module: Any) -> bool:
 
 
 @contextmanager
-def _hooks(modules: dict[str, nn.Module], outputs: dict[str, torch.Tensor]) -> Iterator[None]:
-    """Forward hooks on the chosen modules for one forward pass, always removed. Each output is kept as it is
-    when its module returns (a clone: an in-place ReLU after it would change it)."""
+def _hooks(modules: dict[str, nn.Module], outputs: dict[str, Any], keep: Callable[[torch.Tensor], Any],
+           shapes: dict[str, tuple[int, ...]]) -> Iterator[None]:
+    """Forward hooks on the chosen modules for one forward pass, always removed. Each output is handed to
+    ``keep`` as its module returns (before an in-place op after it could change it); the first call counts."""
     def keeper(layer: str) -> Callable[..., None]:
-        def keep(module: nn.Module, args: Any, output: Any) -> None:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
             tensor = output[0] if isinstance(output, (tuple, list)) else output
             if isinstance(tensor, torch.Tensor) and layer not in outputs:
-                outputs[layer] = tensor.clone()
-        return keep
+                shapes.setdefault(layer, tuple(tensor.shape[1:]))
+                outputs[layer] = keep(tensor)
+        return hook
 
     handles = [module.register_forward_hook(keeper(layer)) for layer, module in modules.items()]
     try:

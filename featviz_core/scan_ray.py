@@ -34,7 +34,7 @@ class _TallyActor:
     def __init__(self, model: LoadedModel, layers: Sequence[str], top_k: int, classes: int,
                  fault: Optional[Callable[[np.ndarray], None]] = None) -> None:
         self.model, self.layers, self.top_k, self.classes, self.fault = model, list(layers), top_k, classes, fault
-        self.runner = BatchRunner(model, layers)
+        self.runner = BatchRunner(model, layers, top_k)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One row is one batch of the in-process engine (the same images together, so the same sums)."""

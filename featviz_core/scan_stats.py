@@ -22,6 +22,39 @@ any scale share one histogram (values beyond the ends fall into the end bins).""
 BINS = len(HISTOGRAM_EDGES) - 1
 
 
+@dataclass(frozen=True)
+class Reduced:
+    """A batch of one layer's maps reduced per image and channel: all a tally needs of it. ``means``,
+    ``maxima`` and ``active`` are (N, C); ``top_rows`` (C, k) are each channel's k best rows of the batch
+    (largest maximum first, the earlier row first on equal values), ``top_where`` where their maximum is."""
+
+    means: torch.Tensor
+    maxima: torch.Tensor
+    active: torch.Tensor  # share of positions above zero
+    top_rows: torch.Tensor
+    top_where: torch.Tensor  # flat position of the maximum in the map
+
+    @property
+    def channels(self) -> int:
+        return int(self.means.shape[1])
+
+
+def reduce(maps: torch.Tensor, top_k: int) -> Reduced:
+    """(N, C, ...) maps, whose rows are in image order, to their per-image, per-channel figures, on the maps'
+    device. Done as a layer returns,
+    so nothing of the map itself is kept (and an in-place op after the layer cannot change what was seen).
+    Only an image among a batch's k best for a channel can be among the collection's k best, so where the
+    maximum is is found for those alone."""
+    x = maps.detach().reshape(maps.shape[0], maps.shape[1], -1)
+    if x.dtype != torch.float32:
+        x = x.float()
+    maxima = x.amax(-1)
+    rows = torch.sort(maxima.T, dim=1, descending=True, stable=True).indices[:, :top_k]  # (C, k)
+    by_channel = x.transpose(0, 1)  # (C, N, P)
+    best = torch.gather(by_channel, 1, rows[:, :, None].expand(-1, -1, x.shape[-1]))
+    return Reduced(x.mean(-1), maxima, torch.relu(x).sign_().mean(-1), rows, best.argmax(-1))
+
+
 @dataclass
 class LayerTally:
     """Per-channel statistics of one layer over the images seen so far (arrays indexed by channel)."""
@@ -56,22 +89,21 @@ class LayerTally:
             class_count=np.zeros(classes, np.int64),
         )
 
-    def add(self, maps: torch.Tensor, images: np.ndarray, labels: np.ndarray) -> None:
-        """Fold in a batch: ``maps`` (N, C, ...) for dataset images ``images`` with class ``labels`` (-1: none)."""
-        x = maps.detach().float().reshape(maps.shape[0], maps.shape[1], -1)
-        means = x.mean(-1).double().cpu().numpy()
-        maxima, where = x.max(-1)
-        active = (x > 0).float().mean(-1).double().cpu().numpy()
-        maxima, where = maxima.cpu().numpy(), where.cpu().numpy().astype(np.int64)
+    def add(self, batch: Reduced, images: np.ndarray, labels: np.ndarray) -> None:
+        """Fold in a batch, reduced per image and channel (:func:`reduce`), for dataset images ``images`` with
+        class ``labels`` (-1: none)."""
+        means = batch.means.double().cpu().numpy()
+        maxima = batch.maxima.cpu().numpy()
+        rows = batch.top_rows.cpu().numpy()
         self.images += len(images)
         self.mean_sum += means.sum(0)
-        self.active_sum += active.sum(0)
+        self.active_sum += batch.active.double().cpu().numpy().sum(0)
         self.maximum = np.maximum(self.maximum, maxima.max(0))
         bins = np.clip(np.searchsorted(HISTOGRAM_EDGES, maxima, side="right") - 1, 0, BINS - 1)  # (N, C)
         flat = (np.arange(self.channels)[None, :] * BINS + bins).ravel()
         self.histogram += np.bincount(flat, minlength=self.channels * BINS).reshape(self.channels, BINS)
-        candidates = (maxima.T, np.broadcast_to(images[None, :], maxima.T.shape), where.T)
-        self._keep_top(*candidates)
+        values = np.take_along_axis(maxima.T, rows, 1)
+        self._keep_top(values, images[rows], batch.top_where.cpu().numpy().astype(np.int64))
         labelled = labels >= 0
         if self.classes and labelled.any():
             np.add.at(self.class_sum, labels[labelled], means[labelled])

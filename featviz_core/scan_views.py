@@ -79,7 +79,7 @@ def top_images(model: LoadedModel, pictures: list[bytes], layer: str, channel: i
     """Each picture as the unit at its maximum sees it: the model's input, the channel's map over it, cropped
     to the unit's receptive field (with a margin), the maximum's cell outlined."""
     tensors = [model.preprocess(load_image(data)) for data in pictures]
-    maps = BatchRunner(model, [layer]).run(torch.stack(tensors))[layer].float().cpu()
+    maps = BatchRunner(model, [layer]).maps(torch.stack(tensors))[layer].float().cpu()
     shown = []
     for tensor, fmap, (y, x) in zip(tensors, maps, positions, strict=True):
         seen = model.input_image(tensor).convert("RGB")

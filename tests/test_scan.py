@@ -18,7 +18,7 @@ from featviz_core.errors import ImageError
 from featviz_core.scan import scan, scan_key
 from featviz_core.scan_cli import main as scan_main
 from featviz_core.scan_results import list_scans, save
-from featviz_core.scan_stats import LayerTally, same
+from featviz_core.scan_stats import LayerTally, reduce, same
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,13 @@ def test_a_tally_merged_in_any_order_equals_one_pass():
     maps[10, 3, 2, 2] = maps[40, 3, 1, 1] = 50.0  # a tie: the lower image ranks first
     images, labels = np.arange(90, dtype=np.int64), np.arange(90, dtype=np.int64) % 3
     whole = LayerTally.empty(6, 4, 3)
-    whole.add(maps, images, labels)
+    whole.add(reduce(maps, 4), images, labels)
     parts = []
-    for chunk in np.array_split(np.random.default_rng(1).permutation(90), 3):
+    order = np.random.default_rng(1).permutation(90)
+    for chunk in (np.sort(order[:20]), np.sort(order[20:65]), np.sort(order[65:])):  # parts of any size and mix,
+        # each in image order as a scan's batches are
         part = LayerTally.empty(6, 4, 3)
-        part.add(maps[chunk], images[chunk], labels[chunk])
+        part.add(reduce(maps[chunk], 4), images[chunk], labels[chunk])
         parts.append(part)
     a, b, c = parts
     assert same(whole, a.merge(b).merge(c)) and same(whole, a.merge(b.merge(c))) and same(whole, c.merge(a).merge(b))
