@@ -219,11 +219,11 @@ def machine_info() -> dict[str, Any]:
     try:
         import torch
 
-        import featviz_core
+        from featviz_core.models import best_device
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-        info["device"] = str(featviz_core.best_device())
+        info["device"] = str(best_device())
     except Exception as exc:  # noqa: BLE001 - machine info must never break a benchmark
         info["device"] = f"unknown ({exc})"
     for module in ("torchvision", "plotly", "streamlit"):
