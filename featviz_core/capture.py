@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook
 
 from . import keras_model, recorded, torch_private, torchscript_capture
-from .copy_on_write import Kept, guard_for
+from .copy_on_write import CopyOnWrite, Kept, PlannedCopies, WritePlan, guard_for, known_plan, remember_plan
 from .errors import ImageError, LayerError, ModelError
 from .input_budget import check_preprocess_budget
 from .models import LoadedModel, module_device
@@ -88,10 +88,10 @@ class FeatureMap:
         scale: float = 1.0,
         stats: Optional[LayerStats] = None,
     ) -> None:
-        fields = {"name": name, "module_type": module_type, "stored": tensor, "call": call, "note": note,
-                  "input_shape": input_shape, "scale": float(scale), "stats": stats}
-        for field, value in fields.items():  # frozen: set once, here
-            object.__setattr__(self, field, value)
+        vars(self).update(  # frozen: set once, here
+            name=name, module_type=module_type, stored=tensor, call=call, note=note, input_shape=input_shape,
+            scale=float(scale), stats=stats,
+        )
 
     @property
     def tensor(self) -> torch.Tensor:
@@ -190,10 +190,15 @@ def capture(model: ModelLike, image: InputLike) -> Capture:
         (32, 26, 26)
     """
     module, batch, label = _prepare(model, image)
-    recorder = _Recorder(module)
+    plan_key = (tuple(batch.shape), batch.dtype, batch.device)
     try:
+        recorder = _Recorder(module, plan_key)
         with recorder.listening(), torch.inference_mode():
             output = module(batch)
+        if not recorder.followed_plan():  # other modules ran than the plan's: watch this pass again
+            recorder = _Recorder(module, plan_key, watch=True)
+            with recorder.listening(), torch.inference_mode():
+                output = module(batch)
     except Exception as exc:  # noqa: BLE001 - whatever the model's forward raises (torch.jit.Error is no RuntimeError)
         shape = "×".join(map(str, batch.shape))
         raise ModelError(
@@ -245,8 +250,10 @@ def _prepare(model: ModelLike, image: InputLike) -> tuple[nn.Module, torch.Tenso
 class _Recorder:
     """Owns one capture's hooks and what they record."""
 
-    def __init__(self, root: nn.Module) -> None:
+    def __init__(self, root: nn.Module, plan_key: tuple = (), watch: bool = False) -> None:
         self._root = root
+        self._plan_key = plan_key
+        self._hooked = False
         self._owner = threading.get_ident()
         modules = list(root.named_modules())  # one walk: on MobileNet each costs 0.5 ms
         self._names = {id(module): name for name, module in modules if name}
@@ -259,7 +266,21 @@ class _Recorder:
             self._types = {name: type(module).__name__ for name, module in modules}
         # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript
         self._records: list[tuple[str, tuple[Union[Kept, torch.Tensor], str, Optional[tuple[int, ...]]]]] = []
-        self._guard = guard_for(module for _, module in modules)
+        self._guard = guard_for((module for _, module in modules),
+                                None if watch else known_plan(root, plan_key))
+        self._watching = isinstance(self._guard, CopyOnWrite)
+
+    def followed_plan(self) -> bool:
+        """After the pass: learn the plan from a watched pass; False when a planned pass recorded other
+        modules than its plan's (its copies cannot be trusted)."""
+        if not self._hooked:
+            return True  # TorchScript and other runtimes record copies of their own
+        names = tuple(name for name, _ in self._records)
+        if isinstance(self._guard, CopyOnWrite) and self._records:
+            remember_plan(self._root, self._plan_key, WritePlan(names, frozenset(self._guard.copied)))
+        elif isinstance(self._guard, PlannedCopies):
+            return names == self._guard.plan.records
+        return True
 
     def listening(self):
         """Hooks for a Python model; the recording operator for an (instrumented) TorchScript one; its own
@@ -279,6 +300,7 @@ class _Recorder:
         MobileNet, and they would be written into the shared model's modules. The global hook touches no
         module; it ignores other threads and modules outside this model."""
         handle = register_module_forward_hook(self._record)
+        self._hooked = True
         try:
             with self._guard:
                 yield
@@ -286,18 +308,27 @@ class _Recorder:
             handle.remove()
 
     def _record(self, module: nn.Module, args: Any, output: Any) -> None:
+        # runs after every module call of every model while hooked: kept lean (about 4 µs)
         if threading.get_ident() != self._owner:
             return  # another session's forward pass, through this model or any other
         name = self._names.get(id(module))
         if name is None:
             return  # the root, or a module that is not part of this model
-        tensor, note = _first_tensor(output)
-        if tensor is None:
-            return
-        with torch_private.unwatched():  # our own bookkeeping is not the model's: keep it unwatched
-            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
-            shape = tuple(first.shape[1:]) if first is not None and first.dim() > 0 else None
-            self._records.append((name, (self._guard.keep(tensor), note, shape)))
+        if isinstance(output, torch.Tensor):
+            tensor, note = output, ""
+        else:
+            tensor, note = _first_tensor(output)
+            if tensor is None:
+                return
+        first = args[0] if args else None
+        if self._watching:
+            with torch_private.unwatched():  # our own bookkeeping is not the model's: keep it unwatched
+                shape = first.shape if isinstance(first, torch.Tensor) else None
+                kept = self._guard.keep(tensor, len(self._records))
+        else:
+            shape = first.shape if isinstance(first, torch.Tensor) else None
+            kept = self._guard.keep(tensor, len(self._records))
+        self._records.append((name, (kept, note, shape)))  # the input's batch dimension is dropped later
 
     def feature_maps(self) -> dict[str, FeatureMap]:
         """Records in module order (then call order), moved to the CPU in one go."""
@@ -305,7 +336,10 @@ class _Recorder:
         numbered = []
         for name, record in self._records:
             kept, note, input_shape = record
-            tensor = kept.tensor if isinstance(kept, Kept) else kept
+            if isinstance(kept, Kept):  # from the hooks: the input's full shape, batch included
+                tensor, input_shape = kept.tensor, tuple(input_shape[1:]) if input_shape else None
+            else:  # other runtimes record a copy and the shape without batch
+                tensor = kept
             calls[name] = calls.get(name, 0) + 1
             module_type = self._types.get(name, "?")
             numbered.append(

@@ -18,16 +18,30 @@ layers leave their fused fast path when any torch function mode is active, which
 arithmetic (by about 1e-6) and its speed. :func:`guard_for` gives those models :class:`CopyAtOnce`, which
 copies every output when it is recorded and enters no mode.
 
+Watching costs too: with the mode entered every torch call goes through Python, which on small, fast models
+(MobileNet, ShuffleNet, RegNet) costs more than everything else a capture does. So the mode watches a
+model's first pass at each input shape only, and remembers which recorded outputs were overwritten
+(:class:`WritePlan`, held beside the model, never on it); later passes run unwatched and copy just those
+outputs when they are recorded (:class:`PlannedCopies`): the value they had just before the first write,
+as before. A pass that records other modules than the plan's (control flow that changed) is run again
+watched, and its plan replaces the old one.
+
 Limits: writes that bypass ``__torch_function__`` (a tensor changed through ``.numpy()`` or a C++ extension
 that mutates its inputs without going through the dispatcher's Python layer) are not seen. The mode is
 thread-local, like every torch function mode, so it sees only the forward pass of the thread that enters it.
+A plan assumes that the same modules, called in the same order, write into the same outputs: a model that
+writes in place only for some input values (the same modules running either way) would need watching on
+every pass. None of torchvision's or timm's models does.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
+import weakref
 from collections.abc import Callable, Iterable
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -45,10 +59,11 @@ _StorageKey = tuple[torch.device, int]
 class Kept:
     """A recorded output: the live tensor until something writes into it, then a copy taken just before."""
 
-    __slots__ = ("tensor",)
+    __slots__ = ("tensor", "index")
 
-    def __init__(self, tensor: torch.Tensor) -> None:
+    def __init__(self, tensor: torch.Tensor, index: int = 0) -> None:
         self.tensor = tensor
+        self.index = index  # the record's position in the pass: what a plan names
 
 
 class CopyOnWrite(TorchFunctionMode):
@@ -57,13 +72,15 @@ class CopyOnWrite(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self._live: dict[_StorageKey, list[Kept]] = {}
+        self.copied: set[int] = set()  # indices of the kept outputs that had to be copied
 
-    def keep(self, tensor: torch.Tensor) -> Kept:
+    def keep(self, tensor: torch.Tensor, index: int = 0) -> Kept:
         """Hold ``tensor`` by reference; it is copied if a later call in this mode writes into its storage."""
-        kept = Kept(tensor.detach() if tensor.requires_grad else tensor)
+        kept = Kept(tensor.detach() if tensor.requires_grad else tensor, index)
         key = _storage_key(kept.tensor)
         if key is None:  # no plain storage to watch (sparse, nested, ...): copy now
             kept.tensor = kept.tensor.clone()
+            self.copied.add(index)
         else:
             self._live.setdefault(key, []).append(kept)
         return kept
@@ -86,13 +103,14 @@ class CopyOnWrite(TorchFunctionMode):
             if id(item.tensor) not in copies:
                 copies[id(item.tensor)] = item.tensor.clone()
             item.tensor = copies[id(item.tensor)]
+            self.copied.add(item.index)
 
 
 class CopyAtOnce:
     """The plain way: copy every output when it is recorded. A context manager that does nothing else."""
 
-    def keep(self, tensor: torch.Tensor) -> Kept:
-        return Kept(tensor.detach().clone())
+    def keep(self, tensor: torch.Tensor, index: int = 0) -> Kept:
+        return Kept(tensor.detach().clone(), index)
 
     def __enter__(self) -> CopyAtOnce:
         return self
@@ -101,16 +119,71 @@ class CopyAtOnce:
         return None
 
 
+@dataclass(frozen=True)
+class WritePlan:
+    """What a watched pass learned: the modules it recorded, in order, and which of their outputs were
+    overwritten later in the pass."""
+
+    records: tuple[str, ...]
+    copy: frozenset[int]
+
+
+class PlannedCopies:
+    """Copy, when recorded, the outputs a plan names; keep the rest by reference. Enters no mode."""
+
+    def __init__(self, plan: WritePlan) -> None:
+        self.plan = plan
+
+    def keep(self, tensor: torch.Tensor, index: int = 0) -> Kept:
+        tensor = tensor.detach() if tensor.requires_grad else tensor
+        return Kept(tensor.clone() if index in self.plan.copy else tensor, index)
+
+    def __enter__(self) -> PlannedCopies:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+Guard = Union[CopyOnWrite, CopyAtOnce, PlannedCopies]
+PlanKey = tuple[Any, ...]
+"""What a plan holds for: the input's shape, dtype and device (another shape may take other paths)."""
+
+_plans: weakref.WeakKeyDictionary[nn.Module, dict[PlanKey, WritePlan]] = weakref.WeakKeyDictionary()
+_plans_lock = threading.Lock()
+_MAX_PLANS_PER_MODEL = 16
+
+
+def known_plan(model: nn.Module, key: PlanKey) -> Optional[WritePlan]:
+    with _plans_lock:
+        return _plans.get(model, {}).get(key)
+
+
+def remember_plan(model: nn.Module, key: PlanKey, plan: WritePlan) -> None:
+    """Keep ``plan`` beside ``model`` (a weak reference: it goes with the model; the model is not touched)."""
+    with _plans_lock:
+        plans = _plans.setdefault(model, {})
+        if len(plans) >= _MAX_PLANS_PER_MODEL and key not in plans:
+            plans.pop(next(iter(plans)))
+        plans[key] = plan
+
+
+def forget_plans(model: nn.Module) -> None:
+    """Watch ``model``'s next pass again (tests, and a model whose code was changed in place)."""
+    with _plans_lock:
+        _plans.pop(model, None)
+
+
 _FAST_PATH_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
 """Modules that check ``has_torch_function`` and take a different kernel when a mode is active."""
 
 
-def guard_for(modules: Iterable[nn.Module]) -> CopyOnWrite | CopyAtOnce:
-    """Copy-on-write, unless a torch function mode would move a model with these ``modules`` off its own
-    fast path."""
+def guard_for(modules: Iterable[nn.Module], plan: Optional[WritePlan] = None) -> Guard:
+    """Copy-on-write (or the ``plan`` a watched pass left), unless a torch function mode would move a model
+    with these ``modules`` off its own fast path."""
     if any(isinstance(module, _FAST_PATH_MODULES) for module in modules):
         return CopyAtOnce()
-    return CopyOnWrite()
+    return PlannedCopies(plan) if plan is not None else CopyOnWrite()
 
 
 def _storage_key(tensor: torch.Tensor) -> Optional[_StorageKey]:

@@ -29,6 +29,18 @@ def fresh_caches():
 
 
 @pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    """Models a test registers in code (fv.register_model) leave with it: the picker and
+    fv.available_models() of the next test are the defaults."""
+    from featviz_core import registry
+
+    before = dict(registry._REGISTERED)
+    yield
+    registry._REGISTERED.clear()
+    registry._REGISTERED.update(before)
+
+
+@pytest.fixture(autouse=True)
 def fresh_settings() -> None:
     """featviz parses its FEATVIZ_* settings once; each test starts from the environment as it is."""
     settings.reload()

@@ -53,11 +53,13 @@ def test_every_zoo_layer_equals_a_copy_taken_when_it_was_made(name):
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None).eval()
     x = torch.randn(3, 299 if name == "inception_v3" else 224, 224 if name != "inception_v3" else 299)
-    reference = _reference(model, x)
-    maps = fv.capture(model, x)
-    assert set(reference) <= set(maps)
-    wrong = [key for key, tensor in reference.items() if not torch.equal(maps[key].tensor, tensor)]
-    assert not wrong, f"{name}: {len(wrong)} layers differ from a copy taken when made, e.g. {wrong[:5]}"
+    for attempt in ("watched", "planned"):  # the first pass is watched; the second copies what it learned
+        reference = _reference(model, x)
+        maps = fv.capture(model, x)
+        assert set(reference) <= set(maps)
+        wrong = [key for key, tensor in reference.items() if not torch.equal(maps[key].tensor, tensor)]
+        assert not wrong, f"{name}, {attempt}: {len(wrong)} layers differ from a copy taken when made, e.g. {wrong[:5]}"
+        x = torch.randn_like(x)
 
 
 def test_outputs_nothing_writes_into_are_not_copied():
@@ -115,3 +117,50 @@ def test_the_mode_is_thread_local_and_copies_nothing_it_does_not_keep():
         assert kept.tensor.data_ptr() == t.data_ptr()  # untouched: still the live tensor
         t.add_(1)
     assert kept.tensor.data_ptr() != t.data_ptr() and torch.equal(kept.tensor, torch.zeros(3))
+
+
+class _Branches(nn.Module):
+    """Which modules run depends on the input; one branch writes into a kept output, the other does not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = nn.Identity(), nn.Identity(), nn.Identity()
+
+    def forward(self, x):
+        if x.mean() > 0:
+            a = self.a(x * 1)
+            return a.relu_()
+        return self.c(self.b(x * 1) + 1)
+
+
+def test_later_passes_are_unwatched_and_copy_what_the_watched_pass_saw_overwritten():
+    seen: list[bool] = []
+
+    class Spy(nn.Identity):
+        def forward(self, x):
+            seen.append(torch._C._is_torch_function_mode_enabled())
+            return x
+
+    model = nn.Sequential(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3), nn.ReLU(inplace=True), Spy()).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    attributes = set(vars(model))
+    for _ in range(3):
+        x = torch.randn(2, 5, 5)
+        maps = fv.capture(model, x)
+        with torch.inference_mode():
+            bn = model[1](model[0](x[None]))[0]
+        assert torch.equal(maps["1"].tensor, bn) and (maps["1"].tensor < 0).any()  # kept from before the ReLU
+    assert seen == [True, False, False]
+    assert set(vars(model)) == attributes and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_a_pass_that_takes_other_modules_than_the_plan_is_watched_again():
+    model = _Branches().eval()
+    positive, negative = torch.rand(1, 4, 4) + 0.5, -torch.rand(1, 4, 4) - 0.5
+    positive[0, 0, :2] = -1.0  # mean still above 0: the ReLU changes these
+    for x in (negative, positive, negative, positive):
+        maps = fv.capture(model, x)
+        if x.mean() > 0:
+            assert torch.equal(maps["a"].tensor, x), "a's output was read after the in-place ReLU"
+        else:
+            assert torch.equal(maps["b"].tensor, x) and torch.equal(maps["c"].tensor, x + 1)

@@ -1,0 +1,326 @@
+"""The whole zoo: capture overhead, exactness, memory and figures for every model, one subprocess each.
+
+Why: the other benchmarks hold their targets on six models; a user can pick any of the 81. Each model runs
+in its own interpreter with a timeout, as a server would survive a model that is too slow or too large,
+with untrained weights (they time the same as trained ones), the default weights' preprocessing of the
+cat photo, and the allocator tuned as the dashboard's server does. Per model:
+
+- capture / plain forward pass: median of alternating pairs (target <= 1.10 for the median model and
+  <= 1.30 for every model);
+- exactness: every captured layer against an independent reference (hooks that clone each output, no
+  watching mode), bit for bit;
+- peak resident memory during one capture (the kernel's high-water mark, reset just before), minor page
+  faults of one capture, and the capture's size as the activation cache keeps it (float16) against
+  ``FEATVIZ_ACTIVATION_CACHE_MB``;
+- the largest grid figure over every layer, as the dashboard sends it (the readable default view, and a
+  full page of channels where a layer has more than the default shows), and the slowest build
+  (``channel_grid`` + JSON), against 2 MB and 0.3 s.
+
+    python bench/bench_zoo.py                          # all 81 models (hours on 2 cores)
+    python bench/bench_zoo.py --quick                  # four small models, few repeats (CI's smoke run)
+    python bench/bench_zoo.py --models resnet18 regnet_y_400mf --repeats 21
+    python bench/bench_zoo.py --device cuda            # the same sweep on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import REPO_ROOT, Table, Target, log, print_table, print_targets, write_results
+
+QUICK_MODELS = ("mobilenet_v3_small", "shufflenet_v2_x0_5", "regnet_y_400mf", "resnet18")
+MEDIAN_TARGET = 1.10
+WORST_TARGET = 1.30
+FIGURE_BYTES_TARGET = 2 * 2**20
+FIGURE_SECONDS_TARGET = 0.3
+TIMING_BUDGET_S = 20.0  # per model, for the alternating pairs: big models get fewer of them
+SAMPLE = "Cat (Chelsea)"
+
+
+# ------------------------------------------------------------------------------------------ child side
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's resident high-water mark (VmHWM) of this process: Linux >= 4.0."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_model(name: str, repeats: int | None, warmup: int, device: str, figures: bool) -> dict[str, Any]:
+    """Everything the sweep reports for one model, in this process (run by the parent in a fresh one)."""
+    import plotly.io as pio
+    import torch
+    import torchvision
+
+    import featviz_core as fv
+    from featviz_core.grid import is_vector
+    from featviz_core.selection import PAGE_SIZE, select_channels
+    from featviz_core.settings import current as settings
+    from featviz_core.shapes import channel_view
+    from featviz_ui import server
+
+    from _common import time_pair
+
+    server.tune_allocator()
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None).eval().to(device)
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    x = weights.transforms()(fv.load_sample(SAMPLE)).to(device)
+    batch = x.unsqueeze(0)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def plain() -> object:
+        with torch.inference_mode():
+            out = model(batch)
+        sync()
+        return out
+
+    def captured() -> object:
+        result = fv.capture(model, x)
+        sync()
+        return result
+
+    start = time.perf_counter()
+    plain()
+    first_plain = time.perf_counter() - start
+    if repeats is None:
+        repeats = max(3, min(15, int(TIMING_BUDGET_S / max(2.2 * first_plain, 1e-3))))
+    timing = time_pair(captured, plain, repeats=repeats, warmup=warmup)
+
+    # exactness against an independent reference: clone every module output as it is returned
+    reference: dict[str, list[torch.Tensor]] = {}
+    names = {id(m): n for n, m in model.named_modules() if n}
+
+    def keep(module: torch.nn.Module, _args: Any, output: Any) -> None:
+        tensor = output if isinstance(output, torch.Tensor) else None
+        if tensor is None and isinstance(output, (tuple, list)):
+            tensor = next((t for t in output if isinstance(t, torch.Tensor)), None)
+        if tensor is not None and id(module) in names:
+            reference.setdefault(names[id(module)], []).append(tensor.detach().clone())
+
+    handles = [m.register_forward_hook(keep) for n, m in model.named_modules() if n]
+    try:
+        with torch.inference_mode():
+            model(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    peak_known = _reset_peak_rss()
+    rss_before = _status_mb("VmRSS")
+    maps = fv.capture(model, x)
+    peak = _status_mb("VmHWM") if peak_known else float("nan")
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
+
+    layers = exact = 0
+    mismatched: list[str] = []
+    for key, fmap in maps.items():
+        base, _, call = key.partition("#")
+        expected = reference.get(base, [])
+        index = int(call) - 1 if call else 0
+        if index >= len(expected):
+            continue
+        layers += 1
+        want = expected[index]
+        want = want[0] if want.dim() >= 1 and want.shape[0] == 1 else want
+        if want.shape == fmap.tensor.shape and torch.equal(want.cpu(), fmap.tensor):
+            exact += 1
+        elif len(mismatched) < 5:
+            mismatched.append(key)
+    reference.clear()
+
+    cached_mb = sum(f.tensor.numel() for f in maps.values()) * 2 / 2**20  # float16, as the cache keeps it
+    row: dict[str, Any] = {
+        "model": name,
+        "input": "×".join(map(str, x.shape)),
+        "layers": len(maps),
+        "compared": layers,
+        "exact": exact,
+        "mismatched": mismatched,
+        "plain_s": timing.baseline_median,
+        "capture_s": timing.candidate_median,
+        "ratio": timing.ratio,
+        "pairs": repeats,
+        "captured_mb": maps.nbytes / 2**20,
+        "cached_mb": cached_mb,
+        "cache_cap_mb": settings().activation_cache_mb,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": peak,
+        "minor_faults": faults,
+    }
+    if figures:
+        largest = (0, "", 0.0)
+        slowest = (0.0, "", 0)
+        over_bytes = over_time = count = 0
+        for key, fmap in maps.items():
+            stats = fv.channel_stats(fmap)
+            page_size = None if is_vector(channel_view(fmap.tensor)) else PAGE_SIZE  # bars are never paged
+            views = [select_channels(stats, show="auto", page_size=page_size)]
+            if views[0].is_subset:
+                views.append(select_channels(stats, show="all", page_size=page_size))
+            for selection in views:
+                start = time.perf_counter()
+                size = len(pio.to_json(fv.channel_grid(fmap, order=list(selection.channels)), validate=False))
+                took = time.perf_counter() - start
+                count += 1
+                over_bytes += size > FIGURE_BYTES_TARGET
+                over_time += took > FIGURE_SECONDS_TARGET
+                label = f"{key} ({len(selection.channels)} ch)"
+                if size > largest[0]:
+                    largest = (size, label, took)
+                if took > slowest[0]:
+                    slowest = (took, label, size)
+        row.update(figures=count, figures_over_bytes=over_bytes, figures_over_time=over_time,
+                   largest_figure=largest, slowest_figure=slowest)
+    return row
+
+
+# ----------------------------------------------------------------------------------------- parent side
+
+
+def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One model in a fresh interpreter; a timeout or crash becomes a row that says so."""
+    command = [sys.executable, __file__, "--one", name, "--warmup", str(args.warmup), "--device", args.device]
+    if args.repeats:
+        command += ["--repeats", str(args.repeats)]
+    if not args.figures:
+        command.append("--no-figures")
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, cwd=REPO_ROOT,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    except subprocess.TimeoutExpired:
+        return {"model": name, "failure": f"timed out after {args.timeout} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith("ZOO "):
+            row = json.loads(line[4:])
+            row["wall_s"] = time.perf_counter() - start
+            return row
+    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"model": name, "failure": f"exit {done.returncode}: {tail[:200]}"}
+
+
+def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], list[Target], list[str]]:
+    ran = [r for r in rows if "failure" not in r]
+    table = Table(
+        "Every model: capture vs plain forward pass (median of alternating pairs), exactness, memory of one "
+        "capture, largest and slowest grid figure",
+        ["model", "input", "layers", "exact", "plain ms", "capture ms", "ratio", "peak RSS MB", "minor faults",
+         "cached MB (float16)", "largest figure", "slowest figure"],
+    )
+    for r in rows:
+        if "failure" in r:
+            table.rows.append([r["model"], "", "", "", "", "", "", "", "", "", "", f"failed: {r['failure']}"])
+            continue
+        largest = slowest = "not measured"
+        if figures:
+            size, where, took = r["largest_figure"]
+            largest = f"{size / 2**20:.2f} MB, {where}"
+            took_s, where_s, _ = r["slowest_figure"]
+            slowest = f"{took_s:.2f} s, {where_s}"
+        table.rows.append([
+            r["model"], r["input"], str(r["layers"]), f"{r['exact']}/{r['compared']}", f"{r['plain_s'] * 1e3:.1f}",
+            f"{r['capture_s'] * 1e3:.1f}", f"{r['ratio']:.2f}", f"{r['peak_rss_mb']:.0f}", str(r["minor_faults"]),
+            f"{r['cached_mb']:.0f}", largest, slowest,
+        ])
+    ratios = [r["ratio"] for r in ran]
+    median_ratio = statistics.median(ratios) if ratios else float("nan")
+    worst = max(ran, key=lambda r: r["ratio"]) if ran else None
+    exact = all(r["exact"] == r["compared"] for r in ran)
+    over_cache = [r["model"] for r in ran if r["cached_mb"] > r["cache_cap_mb"]]
+    lines = [
+        f"models: {len(rows)} ({len(rows) - len(ran)} failed)",
+        f"capture ratio: median {median_ratio:.2f}, worst {worst['ratio']:.2f} ({worst['model']})" if worst else "",
+        f"above {MEDIAN_TARGET}: {sum(x > MEDIAN_TARGET for x in ratios)}; above {WORST_TARGET}: "
+        f"{sum(x > WORST_TARGET for x in ratios)}",
+        f"exact: {sum(r['exact'] for r in ran)} of {sum(r['compared'] for r in ran)} layers bit-identical",
+        f"captures larger than the activation cache: {len(over_cache)} {over_cache}",
+    ]
+    targets = [
+        Target(f"median capture / plain <= {MEDIAN_TARGET}", median_ratio <= MEDIAN_TARGET, f"{median_ratio:.2f}"),
+        Target(f"every model's capture / plain <= {WORST_TARGET}", bool(ran) and max(ratios) <= WORST_TARGET,
+               f"worst {worst['ratio']:.2f} ({worst['model']})" if worst else "none ran"),
+        Target("every captured layer bit-identical to the reference", exact,
+               "; ".join(f"{r['model']}: {r['mismatched']}" for r in ran if r["mismatched"]) or "all"),
+        Target("every model runs", len(ran) == len(rows),
+               "; ".join(f"{r['model']}: {r['failure']}" for r in rows if "failure" in r) or "all"),
+    ]
+    if figures:
+        over_bytes = sum(r["figures_over_bytes"] for r in ran)
+        over_time = sum(r["figures_over_time"] for r in ran)
+        total = sum(r["figures"] for r in ran)
+        lines.append(f"figures: {total}; over 2 MB: {over_bytes}; over 0.3 s: {over_time}")
+        targets += [
+            Target("every figure <= 2 MB", over_bytes == 0, f"{over_bytes} of {total} over"),
+            Target("every figure built in < 0.3 s", over_time == 0, f"{over_time} of {total} over"),
+        ]
+    return [table], targets, [line for line in lines if line]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", help="torchvision names (default: the whole zoo)")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {', '.join(QUICK_MODELS)}, 5 pairs")
+    parser.add_argument("--repeats", type=int, help="alternating pairs per model (default: as many as fit 20 s)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per model (default 900)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-figures", dest="figures", action="store_false", help="skip the figure sweep")
+    parser.add_argument("--dry", action="store_true", help="print the table, write no result file")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print("ZOO " + json.dumps(measure_model(args.one, args.repeats, args.warmup, args.device, args.figures)))
+        return 0
+
+    import featviz_core as fv
+
+    started = time.perf_counter()
+    if args.quick:
+        args.repeats = args.repeats or 5
+    models = args.models or (list(QUICK_MODELS) if args.quick else fv.list_zoo_models())
+    rows = []
+    for index, name in enumerate(models, 1):
+        log(f"zoo {index}/{len(models)}: {name}…")
+        rows.append(run_one(name, args))
+        row = rows[-1]
+        log("  " + (row.get("failure") or f"ratio {row['ratio']:.2f}, exact {row['exact']}/{row['compared']}"))
+    tables, targets, lines = summarise(rows, args.figures)
+    for table in tables:
+        print_table(table)
+    for line in lines:
+        print(line)
+    print_targets(targets)
+    if args.dry:
+        return 0 if all("failure" not in row for row in rows) else 1
+    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
+    write_results(f"zoo{suffix}", f"The whole zoo ({args.device})", tables, targets,
+                  quick=args.quick or bool(args.models), notes=lines, data={"rows": rows}, started=started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())

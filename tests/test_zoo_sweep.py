@@ -1,0 +1,34 @@
+"""The zoo sweep (bench/bench_zoo.py) on a handful of models: every model runs in its own interpreter,
+every layer is captured bit-identical to a reference, and the figure sweep finds no figure over its budget.
+
+Timings are the benchmark's business, not asserted here; the whole zoo is ``python bench/bench_zoo.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def test_a_handful_of_zoo_models_run_exactly_and_stay_within_the_figure_budget():
+    done = subprocess.run(
+        [sys.executable, "bench/bench_zoo.py", "--models", "mobilenet_v3_small", "shufflenet_v2_x0_5",
+         "--repeats", "2", "--warmup", "1", "--dry"],
+        cwd=ROOT, capture_output=True, text=True, timeout=880,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},  # CPU-heavy: one thread, so it holds on a loaded machine
+    )
+    out = done.stdout
+    assert done.returncode == 0, done.stderr[-3000:] + out[-3000:]
+    assert "[met] every model runs" in out, out[-3000:]
+    assert "[met] every captured layer bit-identical to the reference" in out, out[-3000:]
+    assert "[met] every figure <= 2 MB" in out, out[-3000:]
+    exact = next(line for line in out.splitlines() if line.startswith("exact: "))
+    compared = int(exact.split()[3])
+    assert compared > 300 and exact.split()[1] == exact.split()[3], exact
