@@ -251,7 +251,7 @@ def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], l
     exact = all(r["exact"] == r["compared"] for r in ran)
     over_cache = [r["model"] for r in ran if r["cached_mb"] > r["cache_cap_mb"]]
     lines = [
-        f"models: {len(rows)} ({len(rows) - len(ran)} failed)",
+        f"models: {len(rows)} ({len(rows) - len(ran)} failed)" + ("" if figures else "; figures not measured"),
         f"capture ratio: median {median_ratio:.2f}, worst {worst['ratio']:.2f} ({worst['model']})" if worst else "",
         f"above {MEDIAN_TARGET}: {sum(x > MEDIAN_TARGET for x in ratios)}; above {WORST_TARGET}: "
         f"{sum(x > WORST_TARGET for x in ratios)}",
