@@ -168,12 +168,6 @@ def remember_plan(model: nn.Module, key: PlanKey, plan: WritePlan) -> None:
         plans[key] = plan
 
 
-def forget_plans(model: nn.Module) -> None:
-    """Watch ``model``'s next pass again (tests, and a model whose code was changed in place)."""
-    with _plans_lock:
-        _plans.pop(model, None)
-
-
 _FAST_PATH_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
 """Modules that check ``has_torch_function`` and take a different kernel when a mode is active."""
 
