@@ -1,9 +1,12 @@
 """A channel's top images from a scan, as a review shows them: the part of each image its unit sees, with the
 channel's map laid over it and the maximum marked.
 
-The part a unit sees (its receptive field) is found by gradient: the input pixels whose change moves the
-unit's value, on that image. Where the model is not a torch module featviz can differentiate (ONNX, Keras,
-TorchScript), it is estimated from the map's scale: a window of three map cells around the maximum.
+The part a unit sees (its receptive field) comes from the layers' geometry (kernel, stride, padding and
+dilation on every path: :mod:`featviz_core.receptive_field`) wherever it can be followed. Where it cannot (an
+op without a geometric rule, such as an attention or an upsampling), it is found by gradient: the input pixels
+whose change moves the unit's value, on that image. Where the model is not a torch module featviz can run
+either way (ONNX, Keras, TorchScript), it is estimated from the map's scale: three map cells around the
+maximum.
 """
 
 from __future__ import annotations
@@ -19,17 +22,22 @@ from torch import nn
 from .images import load_image
 from .inspect_layer import overlay
 from .models import LoadedModel, module_device
+from .receptive_field import layer_fields
 from .scan import BatchRunner, hookable
 
 
 @dataclass(frozen=True)
 class TopImage:
     """One of a channel's top images: its picture cropped to the unit's view, the box in input pixels, and
-    whether the box came from the gradient (True) or the map's scale (False)."""
+    where the box came from: ``"geometry"``, ``"gradient"`` or ``"estimate"`` (the map's scale)."""
 
     picture: Image.Image
     box: tuple[int, int, int, int]  # left, top, right, bottom in the model's input
-    by_gradient: bool
+    found_by: str
+
+
+HOW_FOUND = {"geometry": "layers' geometry (kernels, strides, padding)", "gradient": "gradient of the unit",
+             "estimate": "map's scale (three cells)"}
 
 
 class _Stop(Exception):
@@ -86,13 +94,26 @@ def top_images(model: LoadedModel, pictures: list[bytes], layer: str, channel: i
         spatial = fmap.dim() == 3
         painted = overlay(seen, fmap if spatial else fmap[:, None, None], channel, opacity=0.45,
                           colormap=colormap) if spatial else seen
-        box = receptive_box(model, tensor, layer, channel, y, x)
-        by_gradient = box is not None
+        box, found_by = _unit_view(model, tensor, layer, channel, y, x)
         if box is None:
-            box = _scaled_box(seen.size, fmap.shape[-2:] if spatial else (1, 1), y, x)
+            box, found_by = _scaled_box(seen.size, fmap.shape[-2:] if spatial else (1, 1), y, x), "estimate"
         cell = _cell(seen.size, fmap.shape[-2:], y, x) if spatial else None
-        shown.append(TopImage(_crop(painted, box, cell, size), box, by_gradient))
+        shown.append(TopImage(_crop(painted, box, cell, size), box, found_by))
     return shown
+
+
+def _unit_view(model: LoadedModel, tensor: torch.Tensor, layer: str, channel: int, y: int, x: int
+               ) -> tuple[Optional[tuple[int, int, int, int]], str]:
+    """The unit's receptive field from the geometry, else from the gradient; (None, "") when neither works."""
+    if hookable(model.module):
+        try:
+            field = layer_fields(model.module, tensor).get(layer)
+        except Exception:  # noqa: BLE001 - a model featviz cannot follow is left to the gradient
+            field = None
+        if field is not None:
+            return field.box(y, x, tensor.shape[-2], tensor.shape[-1]), "geometry"
+    box = receptive_box(model, tensor, layer, channel, y, x)
+    return (box, "gradient") if box is not None else (None, "")
 
 
 def _scaled_box(image_size: tuple[int, int], map_size: tuple[int, int], y: int, x: int) -> tuple[int, int, int, int]:

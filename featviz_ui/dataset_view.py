@@ -14,7 +14,7 @@ import featviz_core as fv
 from featviz_core import datasets, settings
 from featviz_core.scan import Progress, has_checkpoint, scan, scan_key
 from featviz_core.scan_results import SavedScan, list_scans, save, scans_root
-from featviz_core.scan_views import top_images
+from featviz_core.scan_views import HOW_FOUND, top_images
 
 from . import upload_limits
 from .context import decode
@@ -157,7 +157,7 @@ def show_top_images(model: fv.LoadedModel, saved: SavedScan, layer: str, channel
     pictures = [items[int(i)].read() for i in top["image"]]
     shown = _tiles(model, saved, layer, channel, tuple(top["image"]), pictures, list(zip(top["y"], top["x"],
                                                                                            strict=True)))
-    how = "gradient of the unit" if shown and shown[0].by_gradient else "map's scale (three cells)"
+    how = " and ".join(dict.fromkeys(HOW_FOUND[tile.found_by] for tile in shown)) or HOW_FOUND["estimate"]
     st.caption(f"Each image cropped to what the unit at its maximum sees (from the {how}), the channel's map "
                "laid over it, the maximum outlined in red. *Open* shows the image in the single-image view.")
     for row in range(0, len(shown), 4):
