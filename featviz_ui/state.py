@@ -80,6 +80,18 @@ def pop_link_notes() -> list[str]:
     return st.session_state.pop("link_notes", [])
 
 
+def show_in_link(key: str, value: object, default: object = None) -> None:
+    """Write ``value`` into the page's address as ``key=`` (dropped at ``default``), so that a copied link
+    opens what is on screen. Streamlit's own binding writes a value only when the person changes the widget,
+    not when a button, a click on a tile or a link chose it."""
+    text = None if value == default else str(value)
+    if st.query_params.get(key) != text:
+        if text is None:
+            del st.query_params[key]
+        else:
+            st.query_params[key] = text
+
+
 def keep_choice(key: str) -> None:
     st.session_state[f"chosen_{key}"] = st.session_state.get(key)
 

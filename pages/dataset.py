@@ -19,7 +19,7 @@ from featviz_ui.dataset_view import (
     show_top_images,
 )
 from featviz_ui.page import show_messages, start_page
-from featviz_ui.state import keep_choice, persistent_choice
+from featviz_ui.state import keep_choice, persistent_choice, show_in_link
 
 ctx, messages = start_page("Dataset")
 if st.session_state.pop("open_explorer", False):
@@ -56,8 +56,9 @@ if saved is not None:
     keep_choice("scan_layer")
     channels = saved.manifest["shapes"][shown_layer][0]
     persistent_choice("channel", list(range(channels)), 0, "channel", parse=int)
-    channel = st.number_input("Channel", 0, channels - 1, key="channel", bind="query-params")
+    channel = st.number_input("Channel", 0, channels - 1, key="channel")
     keep_choice("channel")
+    show_in_link("channel", channel, 0)
     channel_summary(saved, shown_layer)
     st.markdown(f"#### Channel {channel}: its top {saved.manifest['top_k']} images")
     show_top_images(model, saved, shown_layer, int(channel))

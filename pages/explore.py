@@ -17,7 +17,7 @@ from featviz_core.stats import MIN_NOISE_SIZE, NOISE_THRESHOLD, ChannelStats, la
 from featviz_ui.caches import cached_grid, cached_stats
 from featviz_ui.controls import PAGE_KEY, pick_channel_order, pick_display, pick_layer
 from featviz_ui.page import show_messages, start_page, stop_page
-from featviz_ui.state import keep_choice, persistent_choice
+from featviz_ui.state import keep_choice, persistent_choice, show_in_link
 from featviz_ui.tile_clicks import tile_clicks
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
@@ -159,8 +159,9 @@ def channel_closeup(model: fv.LoadedModel, captured: fv.Capture, fmap: fv.Featur
     persistent_choice("channel", list(range(stats.channels)), 0, "channel", parse=int)
     left, right = st.columns([1, 3])
     channel = left.number_input("Channel", min_value=0, max_value=stats.channels - 1, step=1, key="channel",
-                                bind="query-params", on_change=lambda: st.session_state.update(closeup_open=True))
+                                on_change=lambda: st.session_state.update(closeup_open=True))
     keep_choice("channel")
+    show_in_link("channel", channel, 0)
     row = stats.row(channel)
     flags = [flag for flag in ("dead", "constant", "noise_like") if row[flag]]
     not_applicable = (

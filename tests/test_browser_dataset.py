@@ -34,7 +34,7 @@ def test_scan_the_digits_see_top_images_and_open_one(browser, app_url):
         wait_for_grid(page, "conv2 · Conv2d · all 64 channels of 11×11", TIMEOUT_MS)
         page.get_by_text(f"Using your upload {first}").wait_for(timeout=TIMEOUT_MS)
         page.get_by_text("Heatmap, overlay and histogram of channel 3").wait_for(timeout=TIMEOUT_MS)
-        assert "layer=conv2" in page.url
+        assert "layer=conv2" in page.url and "channel=3" in page.url  # a link to what is on screen
         page.get_by_role("link", name="Channel 3 across a whole collection of images").click()
         page.get_by_text("Channel 3: its top 16 images").wait_for(timeout=TIMEOUT_MS)  # and back
     finally:
