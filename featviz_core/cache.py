@@ -105,7 +105,8 @@ def compact(captured: Capture) -> Capture:
     done: dict[tuple, tuple[torch.Tensor, float, LayerStats]] = {}
     for name, fmap in captured.items():
         tensor = fmap.stored
-        same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype, fmap.scale)
+        same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype, fmap.scale,
+                fmap.layout)  # one tensor seen through two layouts is measured twice
         if same not in done:
             stats = layer_stats(fmap)  # from the values as captured, before any rounding
             channels = stats.channels
@@ -114,7 +115,7 @@ def compact(captured: Capture) -> Capture:
             done[same] = (stored, scale, stats)
         stored, scale, stats = done[same]
         maps[name] = FeatureMap(fmap.name, fmap.module_type, stored, fmap.call, fmap.note, fmap.input_shape,
-                                scale=scale, stats=stats)
+                                scale=scale, stats=stats, layout=fmap.layout)
     return Capture(maps, captured.input, captured.output, captured.model_label)
 
 

@@ -37,6 +37,7 @@ from .copy_on_write import CopyOnWrite, Kept, PlannedCopies, WritePlan, guard_fo
 from .errors import ImageError, LayerError, ModelError
 from .input_budget import check_preprocess_budget
 from .models import LoadedModel, module_device
+from .token_layouts import Windows, layout_for, window_layouts
 
 if TYPE_CHECKING:
     from .stats import LayerStats
@@ -75,6 +76,7 @@ class FeatureMap:
     input_shape: Optional[tuple[int, ...]]  # the first tensor argument's shape, batch removed
     scale: float  # a power of two; 1 for a fresh capture and for most cached layers
     stats: Optional[LayerStats]  # from the exact values, when the map was compacted; None on a fresh capture
+    layout: Optional[Windows]  # what the axes are where the shape cannot say (MaxViT's windows × tokens)
 
     def __init__(
         self,
@@ -87,10 +89,11 @@ class FeatureMap:
         *,
         scale: float = 1.0,
         stats: Optional[LayerStats] = None,
+        layout: Optional[Windows] = None,
     ) -> None:
         vars(self).update(  # frozen: set once, here
             name=name, module_type=module_type, stored=tensor, call=call, note=note, input_shape=input_shape,
-            scale=float(scale), stats=stats,
+            scale=float(scale), stats=stats, layout=layout,
         )
 
     @property
@@ -264,6 +267,7 @@ class _Recorder:
             self._types = torchscript_capture.module_types(root)
         else:
             self._types = {name: type(module).__name__ for name, module in modules}
+        self._layouts = window_layouts(modules) if "PartitionAttentionLayer" in self._types.values() else {}
         # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript
         self._records: list[tuple[str, tuple[Union[Kept, torch.Tensor], str, Optional[tuple[int, ...]]]]] = []
         self._guard = guard_for((module for _, module in modules),
@@ -349,7 +353,9 @@ class _Recorder:
         maps: dict[str, FeatureMap] = {}
         for _, call, name, module_type, tensor, note, input_shape in numbered:
             key = name if call == 1 else f"{name}#{call}"
-            maps[key] = FeatureMap(key, module_type, _drop_batch(tensor).cpu(), call, note, input_shape)
+            tensor = _drop_batch(tensor).cpu()
+            maps[key] = FeatureMap(key, module_type, tensor, call, note, input_shape,
+                                   layout=layout_for(self._layouts, name, tensor) if self._layouts else None)
         return maps
 
 

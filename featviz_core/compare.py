@@ -21,7 +21,7 @@ from .errors import FeatvizError
 from .grid import DISPLAY_WIDTH, channel_grid
 from .grid_settings import GridSettings
 from .normalize import normalize
-from .shapes import channel_view
+from .shapes import channel_view, layout_of
 
 MapLike = Union[FeatureMap, torch.Tensor, np.ndarray]
 
@@ -108,7 +108,7 @@ def difference(a: MapLike, b: MapLike) -> Difference:
             "that the model sees at one size."
         )
     delta = left - right
-    maps = channel_view(delta).maps.abs()
+    maps = channel_view(delta, layout_of(a) or layout_of(b)).maps.abs()
     finite = torch.isfinite(maps)
     counts = finite.sum(dim=(1, 2))
     sums = torch.where(finite, maps, torch.zeros_like(maps)).sum(dim=(1, 2))
@@ -146,7 +146,7 @@ def _tensor(fmap: MapLike) -> torch.Tensor:
 
 def _maps(fmap: MapLike) -> torch.Tensor:
     """The (C, H, W) maps a grid draws of ``fmap``."""
-    return channel_view(_tensor(fmap)).maps
+    return channel_view(_tensor(fmap), layout_of(fmap)).maps
 
 
 def _shape(tensor: torch.Tensor) -> str:

@@ -33,7 +33,7 @@ from .colormaps import LEVELS, label_colour, lookup_table, surround
 from .grid import NAN_RGB, MosaicLayout, PreparedGrid, aspect_columns, is_vector, palette, prepare_grid
 from .grid_settings import GridSettings
 from .settings import current as current_settings
-from .shapes import channel_view
+from .shapes import view_of
 from .stats import ChannelStats, LayerSummary
 from .vector_figure import single_value_note
 
@@ -170,7 +170,7 @@ def png_page_count(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], settings: 
                    caption: Optional[str] = None, min_tile: int = PNG_MIN_TILE, max_side: int = PNG_MAX_SIDE) -> int:
     """How many pages :func:`grid_pngs` will draw, without drawing them (for a download button's label)."""
     settings = GridSettings.of(settings)
-    view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
+    view = view_of(fmap)
     shown = list(range(view.channels)) if settings.order is None else list(settings.order)
     label_px = PNG_LARGE_LABEL_PX if settings.large_text else PNG_LABEL_PX
     if is_vector(view):

@@ -41,7 +41,7 @@ from .colormaps import LEVELS, label_colour, lookup_table, plotly_colorscale, su
 from .grid_settings import GridSettings
 from .normalize import Normalized
 from .normalize import normalize as normalize_maps
-from .shapes import ChannelView, channel_view
+from .shapes import ChannelView, view_of
 
 DISPLAY_WIDTH = 900
 """Width in screen pixels the mosaic is laid out for (the grid's width in a window about 1450 px wide with
@@ -245,7 +245,7 @@ VECTOR_NORMALIZATION = "per_layer"
 
 def prepare_grid(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], settings: GridSettings) -> PreparedGrid:
     """Reshape to channel maps, normalize, and check the channel selection."""
-    view = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap))
+    view = view_of(fmap)
     mode = settings.normalize
     if is_vector(view) and mode == "per_channel":
         mode = VECTOR_NORMALIZATION

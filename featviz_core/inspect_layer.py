@@ -16,12 +16,12 @@ from .capture import FeatureMap
 from .colormaps import DIVERGING, lookup_table, plotly_colorscale
 from .grid import DISPLAY_WIDTH, _label_trace, channel_grid, mosaic_layout, tile
 from .models import LoadedModel
-from .shapes import channel_view
+from .shapes import view_of
 
 
 def channel_map(fmap: Union[FeatureMap, torch.Tensor], channel: int) -> torch.Tensor:
     """One channel's 2-D map (after the same reshaping as the grid)."""
-    maps = channel_view(fmap.tensor if isinstance(fmap, FeatureMap) else torch.as_tensor(fmap)).maps
+    maps = view_of(fmap).maps
     if not 0 <= channel < maps.shape[0]:
         raise ValueError(f"Channel {channel} does not exist; this layer has channels 0…{maps.shape[0] - 1}.")
     return maps[channel]

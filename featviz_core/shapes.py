@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
+
+from .token_layouts import Windows
 
 _MIN_TOKEN_GRID = 4
 """Smallest patch grid side read as tokens; a tiny matrix is more likely just a matrix."""
@@ -21,7 +24,7 @@ class ChannelView:
     """Maps to draw, (C, H, W) float32 on the CPU, and what was done to get them."""
 
     maps: torch.Tensor
-    kind: str  # "maps", "channels_last", "tokens", "vector", "volume", "matrix", "scalar"
+    kind: str  # "maps", "channels_last", "tokens", "windows", "vector", "volume", "matrix", "scalar"
     note: str = ""
 
     @property
@@ -29,10 +32,25 @@ class ChannelView:
         return int(self.maps.shape[0])
 
 
-def channel_view(tensor: torch.Tensor) -> ChannelView:
-    """Describe ``tensor`` (one sample, batch dimension removed) as a stack of channel maps."""
+def view_of(fmap: Any) -> ChannelView:
+    """:func:`channel_view` of a captured layer (with the layout its model says it has) or of plain values."""
+    tensor = fmap.tensor if hasattr(fmap, "tensor") and not isinstance(fmap, torch.Tensor) else torch.as_tensor(fmap)
+    return channel_view(tensor, layout_of(fmap))
+
+
+def layout_of(fmap: Any) -> Optional[Windows]:
+    """A captured layer's layout (a tensor's own ``layout`` is its memory format, not this)."""
+    layout = getattr(fmap, "layout", None)
+    return layout if isinstance(layout, Windows) else None
+
+
+def channel_view(tensor: torch.Tensor, layout: Optional[Windows] = None) -> ChannelView:
+    """Describe ``tensor`` (one sample, batch dimension removed) as a stack of channel maps; ``layout``: what the
+    model says its axes are, where the shape alone cannot (MaxViT's windows)."""
     t = tensor.detach().to("cpu", torch.float32)
     shape = tuple(t.shape)
+    if layout is not None and layout.fits(t):
+        return ChannelView(layout.maps(t), "windows", layout.note(t))
     if t.dim() == 0:
         return ChannelView(t.reshape(1, 1, 1), "scalar", f"This layer outputs a single number ({t.item():.4g}).")
     if t.dim() == 1:

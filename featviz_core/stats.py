@@ -34,7 +34,7 @@ from torch import nn
 
 from .capture import Capture, FeatureMap
 from .models import LoadedModel
-from .shapes import channel_view
+from .shapes import channel_view, view_of
 
 NOISE_THRESHOLD = 0.8
 """hf_energy above this is noise-like (white noise: about 1; structured maps: near 0)."""
@@ -185,7 +185,7 @@ def channel_stats(fmap: Union[FeatureMap, torch.Tensor, np.ndarray]) -> ChannelS
     if isinstance(fmap, FeatureMap):
         if fmap.stats is not None:
             return fmap.stats.channels
-        return _measure(channel_view(fmap.tensor).maps)[0]
+        return _measure(view_of(fmap).maps)[0]
     return _measure(channel_view(torch.as_tensor(fmap)).maps)[0]
 
 
@@ -205,7 +205,7 @@ def layer_stats(fmap: FeatureMap) -> LayerStats:
     if fmap.stats is not None:
         return fmap.stats
     tensor = fmap.tensor
-    maps = channel_view(tensor).maps
+    maps = channel_view(tensor, fmap.layout).maps
     channels, values = _measure(maps)
     # the view holds every value once unless it dropped a class token or averaged depth slices
     return LayerStats(channels, values if maps.numel() == tensor.numel() else _layer_values(tensor))
@@ -361,6 +361,6 @@ def _dead_channels(fmap: FeatureMap) -> tuple[int, int]:
     if fmap.stats is not None:
         stats = fmap.stats.channels
         return stats.channels, int(stats.dead.sum()) if stats.channels > 1 else 0
-    maps = channel_view(fmap.tensor).maps
+    maps = view_of(fmap).maps
     dead = int((maps.reshape(maps.shape[0], -1) == 0).all(dim=1).sum()) if maps.shape[0] > 1 else 0
     return int(maps.shape[0]), dead

@@ -12,7 +12,7 @@ from featviz_core.figures import prediction_chart
 from featviz_core.grid import DISPLAY_WIDTH, PRESENTATION_WIDTH, is_vector
 from featviz_core.images import image_notes
 from featviz_core.selection import PAGE_SIZE, ChannelSelection
-from featviz_core.shapes import ChannelView, channel_view
+from featviz_core.shapes import ChannelView, view_of
 from featviz_core.stats import MIN_NOISE_SIZE, NOISE_THRESHOLD, ChannelStats, layer_values
 from featviz_ui.caches import cached_grid, cached_stats
 from featviz_ui.controls import PAGE_KEY, pick_channel_order, pick_display, pick_layer
@@ -221,7 +221,7 @@ with st.sidebar:
     display = pick_display()
     fmap = captured[layer]
     stats = cached_stats(ctx.capture_key, fmap)
-    view = channel_view(fmap.tensor)
+    view = view_of(fmap)
     bars = is_vector(view)  # single values: one bar chart, never cut or paged
     selection = pick_channel_order(stats, page_size=None if bars else PAGE_SIZE)
     grid = display.with_order(selection.channels)

@@ -73,7 +73,8 @@ def assert_cache_tells_the_truth(model: fv.LoadedModel, key: str) -> None:
             precision = torch.finfo(cached[name].stored.dtype).eps if cached[name].stored.is_floating_point() else 0
             assert abs(drawn_peak - peak) <= peak * precision / 2, (name, peak, drawn_peak)
         # tiles drawn from the cache are blank exactly where the layer is dead
-        assert np.array_equal(fv.channel_stats(drawn).dead, truth.dead), name
+        as_drawn = fv.FeatureMap(name, fmap.module_type, drawn, layout=cached[name].layout)  # tiles, as laid out
+        assert np.array_equal(fv.channel_stats(as_drawn).dead, truth.dead), name
     for got, want in zip(fv.layer_summary(model, cached), fv.layer_summary(model, exact), strict=True):
         assert (got.name, got.dead_channels, got.sparsity) == (want.name, want.dead_channels, want.sparsity)
         assert got.mean == pytest.approx(want.mean, rel=1e-5, abs=1e-300), got.name
