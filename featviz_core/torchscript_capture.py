@@ -9,25 +9,21 @@ capturing) and passes the tensor through unchanged, so the model computes exactl
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 
 from . import torch_private
+from .recorded import recording  # noqa: F401 - one per-thread recording for every runtime, used by capture
 
 _OPERATOR = "featviz::record"
 _NAME_ATTRIBUTE = "__featviz_name"
-
-_local = threading.local()
 
 
 def _record(name: str, tensor: torch.Tensor) -> torch.Tensor:
     # Looked up through sys.modules, not this module's globals: after Streamlit reloads featviz_core the
     # operator registered by the first import must reach the current module's recordings.
-    sink = getattr(sys.modules[__name__]._local, "sink", None)
+    sink = getattr(sys.modules[f"{__package__}.recorded"]._local, "sink", None)
     if sink is not None:
         sink.append((name, (tensor.detach().clone(), "", None)))  # (copy, note, input shape): as the hooks record
     return tensor
@@ -46,17 +42,6 @@ def _register_operator() -> None:
 _LIBRARIES: list = getattr(torch.library, "_featviz_libraries", [])
 torch.library._featviz_libraries = _LIBRARIES  # kept on a module that is never reloaded
 _register_operator()
-
-
-@contextmanager
-def recording(sink: list) -> Iterator[None]:
-    """Collect ``(module name, output copy)`` from instrumented TorchScript run on this thread."""
-    previous = getattr(_local, "sink", None)
-    _local.sink = sink
-    try:
-        yield
-    finally:
-        _local.sink = previous
 
 
 def is_scripted(module: Any) -> bool:
