@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
 
 from .capture import capture
 from .datasets import Dataset, DatasetItem
@@ -319,22 +321,27 @@ def hookable(module: Any) -> bool:
 @contextmanager
 def _hooks(modules: dict[str, nn.Module], outputs: dict[str, Any], keep: Callable[[torch.Tensor], Any],
            shapes: dict[str, tuple[int, ...]]) -> Iterator[None]:
-    """Forward hooks on the chosen modules for one forward pass, always removed. Each output is handed to
-    ``keep`` as its module returns (before an in-place op after it could change it); the first call counts."""
-    def keeper(layer: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            tensor = output[0] if isinstance(output, (tuple, list)) else output
-            if isinstance(tensor, torch.Tensor) and layer not in outputs:
-                shapes.setdefault(layer, tuple(tensor.shape[1:]))
-                outputs[layer] = keep(tensor)
-        return hook
+    """One process-wide forward hook for one forward pass, always removed, that keeps the chosen modules'
+    outputs on this thread only (as :func:`featviz_core.capture` does): nothing is written into the model,
+    which another session may be running at the same time. Each output is handed to ``keep`` as its module
+    returns (before an in-place op after it could change it); the first call counts."""
+    owner = threading.get_ident()
+    layers = {id(module): layer for layer, module in modules.items()}
 
-    handles = [module.register_forward_hook(keeper(layer)) for layer, module in modules.items()]
+    def hook(module: nn.Module, args: Any, output: Any) -> None:
+        layer = layers.get(id(module))
+        if layer is None or layer in outputs or threading.get_ident() != owner:
+            return
+        tensor = output[0] if isinstance(output, (tuple, list)) else output
+        if isinstance(tensor, torch.Tensor):
+            shapes.setdefault(layer, tuple(tensor.shape[1:]))
+            outputs[layer] = keep(tensor)
+
+    handle = register_module_forward_hook(hook)
     try:
         yield
     finally:
-        for handle in handles:
-            handle.remove()
+        handle.remove()
 
 
 def _save_checkpoint(folder: Path, key: str, done: int, tallies: dict[str, LayerTally],

@@ -11,6 +11,7 @@ maximum.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
 
 from .images import load_image
 from .inspect_layer import overlay
@@ -55,13 +57,16 @@ def receptive_box(model: LoadedModel, tensor: torch.Tensor, layer: str, channel:
     if target is None:
         return None
     seen: dict[str, torch.Tensor] = {}
+    owner = threading.get_ident()
 
-    def keep(_module: nn.Module, _args: Any, output: Any) -> None:
+    def keep(sub: nn.Module, _args: Any, output: Any) -> None:
+        if sub is not target or threading.get_ident() != owner:
+            return  # another module, or another session's pass through the same model: not ours to stop
         seen["out"] = output[0] if isinstance(output, (tuple, list)) else output
         raise _Stop
 
     x_in = tensor[None].to(module_device(module)).clone().requires_grad_(True)
-    handle = target.register_forward_hook(keep)
+    handle = register_module_forward_hook(keep)  # process-wide, nothing written into the shared model
     try:
         with torch.enable_grad():
             try:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 import featviz_core as fv
 from featviz_core import datasets
@@ -176,3 +177,36 @@ def test_the_command_line_scans_a_folder_and_prints_where_the_results_are(tmp_pa
     assert code == 0 and "1 skipped" in err
     folder = tmp_path / "out" / out.strip().rsplit("/", 1)[-1]
     assert (folder / "top.parquet").exists() and (folder / "manifest.json").exists()
+
+
+class _Probe(nn.Module):
+    """Notes, as the forward pass reaches it, how many hooks the layer after it carries."""
+
+    def __init__(self, after: nn.Module) -> None:
+        super().__init__()
+        self.after, self.seen = [after], []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(len(self.after[0]._forward_hooks))
+        return x
+
+
+def test_scans_and_unit_views_write_nothing_into_a_shared_model_and_ignore_other_threads():
+    import threading
+
+    from featviz_core.scan import BatchRunner, _hooks
+    from featviz_core.scan_views import receptive_box
+
+    conv = nn.Conv2d(1, 2, 3)
+    probe = _Probe(conv)
+    module = nn.Sequential(probe, conv, nn.ReLU()).eval()
+    model = fv.LoadedModel("probe", module, lambda image: torch.zeros(1, 8, 8), None)
+    BatchRunner(model, ["1"]).run(torch.rand(2, 1, 8, 8))
+    assert receptive_box(model, torch.rand(1, 8, 8), "1", 0, 2, 2) == (2, 2, 5, 5)
+    assert probe.seen == [0, 0]  # another session running the model meanwhile would see no hook of ours
+    outputs: dict = {}
+    with _hooks({"1": conv}, outputs, lambda t: t.clone(), {}):
+        other = threading.Thread(target=lambda: module(torch.rand(1, 1, 8, 8)))
+        other.start()
+        other.join()
+    assert outputs == {}  # that other session's output is not taken for ours
