@@ -6,6 +6,7 @@ pictures show what a fresh offline machine shows.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -112,6 +113,21 @@ def lesson_states(page, url: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1250})
 
 
+def dataset_page(page) -> None:
+    """The Dataset page after a scan of the bundled digits at conv2: a channel's top images, each cropped to
+    the unit's receptive field. Starts and ends on the single-image view at conv2."""
+    page.get_by_role("link", name="Dataset").click()
+    page.get_by_role("button", name="Scan 1,000 images").click()
+    page.get_by_text("Channel 0: its top 16 images").wait_for(timeout=300_000)
+    page.locator(".st-key-channel input").fill("3")
+    page.keyboard.press("Enter")
+    page.get_by_text("Channel 3: its top 16 images").wait_for()
+    page.wait_for_timeout(2500)
+    section(page, "Channel 3: its top 16 images", "dataset-top-images.png", 1000)
+    page.get_by_role("link", name="Feature maps").click()
+    wait_for_grid(page, "conv2 · Conv2d")
+
+
 def main() -> None:
     with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
         browser = launch(playwright)
@@ -128,6 +144,7 @@ def main() -> None:
         analysis_views(page)
         choose(page, "Layer", "conv2")
         wait_for_grid(page, "conv2 · Conv2d")
+        dataset_page(page)
         page.get_by_role("link", name="Trained vs untrained").click()
         page.get_by_text("What the difference means.").wait_for()
         page.wait_for_timeout(2500)
@@ -181,5 +198,18 @@ def main() -> None:
     print("wrote", *sorted(p.name for p in DOCS.glob("*.png")))
 
 
+def dataset_only() -> None:
+    """`python docs/screenshots.py dataset`: retake the Dataset page's screenshot alone."""
+    with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1250})
+        page.goto(url)
+        wait_for_grid(page, "all 32 channels")
+        choose(page, "Layer", "conv2")
+        wait_for_grid(page, "conv2 · Conv2d")
+        dataset_page(page)
+        browser.close()
+
+
 if __name__ == "__main__":
-    main()
+    dataset_only() if sys.argv[1:] == ["dataset"] else main()

@@ -38,7 +38,7 @@ class TopImage:
     found_by: str
 
 
-HOW_FOUND = {"geometry": "layers' geometry (kernels, strides, padding)", "gradient": "gradient of the unit",
+HOW_FOUND = {"geometry": "layers' geometry: kernels, strides and padding", "gradient": "gradient of the unit",
              "estimate": "map's scale (three cells)"}
 
 
