@@ -198,8 +198,8 @@ def _rule(name: str, args: Sequence[Any], kwargs: dict[str, Any], known: list[tu
         return _flattened(geometry, tensor, _arg(args, kwargs, 1, "start_dim", 0), _arg(args, kwargs, 2, "end_dim", -1))
     if name in _SAME_TRAILING:
         return _same_trailing(geometry, tensor, out)
-    if name in ("permute", "transpose", "swapaxes", "movedim"):
-        return _moved(geometry, tensor, out, name, args, kwargs)
+    if name in ("permute", "transpose", "swapaxes"):
+        return _moved(geometry, tensor, name, args, kwargs)
     if name in _SPLITS:
         return geometry if _not_spatial(_arg(args, kwargs, 2, "dim", 0), tensor.dim(), [(tensor, geometry)]) \
             else _UNKNOWN
@@ -255,11 +255,9 @@ def _convolved(geometry: _Spatial, args: Sequence[Any], kwargs: dict[str, Any]) 
         padding = tuple((d * (k - 1)) // 2 for k, d in zip(kernel, dilation, strict=True))
     else:
         padding = _pair(padding)
-    field = geometry.field
     groups = _arg(args, kwargs, 8 if len(args) > 8 else 6, "groups", 1)
-    return _Spatial(Field(*(span.conv(k, s, p, d) for span, k, s, p, d in zip(
-        (field.rows, field.cols), kernel, stride, padding, dilation, strict=True))), geometry.axes,
-        geometry.uniform or groups == 1)  # a full convolution gives every channel every input channel's view
+    return _Spatial(_slid(geometry.field, kernel, stride, padding, dilation), geometry.axes,
+                    geometry.uniform or groups == 1)  # a full convolution gives every channel every input's view
 
 
 def _pooled(name: str, geometry: _Spatial, args: Sequence[Any], kwargs: dict[str, Any]) -> Geometry:
@@ -268,9 +266,7 @@ def _pooled(name: str, geometry: _Spatial, args: Sequence[Any], kwargs: dict[str
     stride = kernel if stride is None or stride == [] or stride == () else _pair(stride)
     padding = _pair(_arg(args, kwargs, 3, "padding", 0))
     dilation = _pair(_arg(args, kwargs, 4, "dilation", 1), 1) if "max" in name else (1, 1)
-    field = geometry.field
-    return replace(geometry, field=Field(*(span.conv(k, s, p, d) for span, k, s, p, d in zip(
-        (field.rows, field.cols), kernel, stride, padding, dilation, strict=True))))
+    return replace(geometry, field=_slid(geometry.field, kernel, stride, padding, dilation))
 
 
 def _adaptive(geometry: _Spatial, tensor: torch.Tensor, out: torch.Tensor) -> Geometry:
@@ -284,9 +280,14 @@ def _adaptive(geometry: _Spatial, tensor: torch.Tensor, out: torch.Tensor) -> Ge
     if any(b % a for b, a in zip(before, after, strict=True)):
         return _UNKNOWN  # uneven windows: no one kernel and stride
     step = tuple(b // a for b, a in zip(before, after, strict=True))
-    field = geometry.field
-    rows, cols = field.rows.conv(step[0], step[0], 0, 1), field.cols.conv(step[1], step[1], 0, 1)
-    return replace(geometry, field=Field(rows, cols))
+    return replace(geometry, field=_slid(geometry.field, step, step, (0, 0), (1, 1)))
+
+
+def _slid(field: Field, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+          dilation: Sequence[int]) -> Field:
+    """The field after a window slid over rows and columns (a convolution or a pool)."""
+    return Field(*(span.conv(k, s, p, d) for span, k, s, p, d in zip(
+        (field.rows, field.cols), kernel, stride, padding, dilation, strict=True)))
 
 
 def _reduced(geometry: _Spatial, tensor: torch.Tensor, dim: Any, keepdim: bool) -> Geometry:
@@ -320,18 +321,16 @@ def _same_trailing(geometry: _Spatial, tensor: torch.Tensor, out: torch.Tensor) 
     return geometry
 
 
-def _moved(geometry: _Spatial, tensor: torch.Tensor, out: torch.Tensor, name: str, args: Sequence[Any],
+def _moved(geometry: _Spatial, tensor: torch.Tensor, name: str, args: Sequence[Any],
            kwargs: dict[str, Any]) -> Geometry:
     ndim = tensor.dim()
     order = list(range(ndim))
     if name == "permute":
         dims = args[1:] if len(args) > 2 else _arg(args, kwargs, 1, "dims")
         order = [d % ndim for d in (dims if not isinstance(dims, int) else [dims])]
-    elif name in ("transpose", "swapaxes"):
+    else:  # transpose, swapaxes
         a, b = _arg(args, kwargs, 1, "dim0") % ndim, _arg(args, kwargs, 2, "dim1") % ndim
         order[a], order[b] = order[b], order[a]
-    else:
-        return _UNKNOWN
     if len(order) != ndim:
         return _UNKNOWN
     axes = tuple(order.index(axis % ndim) - ndim for axis in geometry.axes)
