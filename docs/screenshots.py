@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -128,12 +131,20 @@ def dataset_page(page) -> None:
     wait_for_grid(page, "conv2 · Conv2d")
 
 
-def main() -> None:
+@contextmanager
+def opened_dashboard() -> Iterator[tuple[Any, str]]:
+    """A fresh dashboard with an empty TORCH_HOME, open on its first grid in a 1400×1250 window: (page, URL)."""
     with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1250})
         page.goto(url)
         wait_for_grid(page, "all 32 channels")
+        yield page, url
+        browser.close()
+
+
+def main() -> None:
+    with opened_dashboard() as (page, url):
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "explore.png")
         lessons(page)
@@ -194,21 +205,15 @@ def main() -> None:
         page.wait_for_timeout(800)
         page.screenshot(path=DOCS / "large-2048-channels.png")
         lesson_states(page, url)
-        browser.close()
     print("wrote", *sorted(p.name for p in DOCS.glob("*.png")))
 
 
 def dataset_only() -> None:
     """`python docs/screenshots.py dataset`: retake the Dataset page's screenshot alone."""
-    with dashboard(Path(tempfile.mkdtemp())) as url, sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 1250})
-        page.goto(url)
-        wait_for_grid(page, "all 32 channels")
+    with opened_dashboard() as (page, _):
         choose(page, "Layer", "conv2")
         wait_for_grid(page, "conv2 · Conv2d")
         dataset_page(page)
-        browser.close()
 
 
 if __name__ == "__main__":
