@@ -64,7 +64,9 @@ def dashboard(torch_home: Path, timeout: float = 180.0) -> Iterator[str]:
     """Run `streamlit run app.py` on a free local port; yield its URL; stop it afterwards."""
     port = free_port()
     env = {**os.environ, "TORCH_HOME": str(torch_home), "HF_HOME": str(torch_home / "huggingface"),
-           "FEATVIZ_SCAN_DIR": str(torch_home / "scans"), "PYTHONUNBUFFERED": "1"}
+           "FEATVIZ_SCAN_DIR": str(torch_home / "scans"), "PYTHONUNBUFFERED": "1",
+           # this checkout's featviz_core, whichever copy pip's editable install points to
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     log = open(torch_home / "streamlit.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
