@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from . import settings
-from .capture import Capture, FeatureMap, times_power_of_two
-from .stats import LayerStats, layer_stats
+from .capture import Capture, FeatureMap, InputLike, ModelLike, capture, times_power_of_two
+from .spill import SpillFile
+from .stats import layer_stats
 
 T = TypeVar("T")
 PLAIN_EXPONENTS = range(0, 15)
@@ -43,14 +44,19 @@ MIN_BFLOAT16_PEAK = 2.0**-125
 
 
 class LRUCache(Generic[T]):
-    """Thread-safe least-recently-used cache whose bound is the total size of its values, in bytes."""
+    """Thread-safe least-recently-used cache whose bound is the total size of its values, in bytes: in
+    memory (``size_of``) and, where values keep part of themselves on disk, there too (``disk_of``)."""
 
-    def __init__(self, max_bytes: int, size_of: Callable[[T], int]) -> None:
+    def __init__(self, max_bytes: int, size_of: Callable[[T], int], *, max_disk_bytes: float = math.inf,
+                 disk_of: Callable[[T], int] = lambda _: 0) -> None:
         self.max_bytes = max_bytes
+        self.max_disk_bytes = max_disk_bytes
         self._size_of = size_of
-        self._items: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
+        self._disk_of = disk_of
+        self._items: OrderedDict[Hashable, tuple[T, int, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.nbytes = 0
+        self.disk_bytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -71,16 +77,19 @@ class LRUCache(Generic[T]):
             return item[0]
 
     def put(self, key: Hashable, value: T) -> T:
-        size = self._size_of(value)
+        size, disk = self._size_of(value), self._disk_of(value)
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self.nbytes -= old[1]
-            self._items[key] = (value, size)
+                self.disk_bytes -= old[2]
+            self._items[key] = (value, size, disk)
             self.nbytes += size
-            while self.nbytes > self.max_bytes and len(self._items) > 1:  # the newest always stays
-                _, (_, evicted) = self._items.popitem(last=False)
+            self.disk_bytes += disk
+            while (self.nbytes > self.max_bytes or self.disk_bytes > self.max_disk_bytes) and len(self._items) > 1:
+                _, (_, evicted, evicted_disk) = self._items.popitem(last=False)  # the newest always stays
                 self.nbytes -= evicted
+                self.disk_bytes -= evicted_disk
         return value
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -92,31 +101,76 @@ class LRUCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self.nbytes = 0
+            self.nbytes = self.disk_bytes = 0
 
 
-def compact(captured: Capture) -> Capture:
-    """A copy of ``captured`` for the shared cache: floating-point layers in float16, each on its own scale,
-    with statistics computed from the exact values first.
+class Compactor:
+    """Turns each float32 layer into the form the shared cache keeps, one layer at a time: statistics from the
+    exact values, then float16 on its own scale; once ``ram_bytes`` of layers are held, further layers are
+    written to a :class:`~featviz_core.spill.SpillFile` instead of being kept in memory.
 
-    Layers that are one tensor in the capture (a block and its last ReLU, a Sequential and its last child)
-    stay one tensor here, converted and measured once."""
-    maps = {}
-    done: dict[tuple, tuple[torch.Tensor, float, LayerStats]] = {}
-    for name, fmap in captured.items():
+    Given to :func:`featviz_core.capture` as ``keep=``, it runs as each layer is returned, so a capture never
+    holds every layer in float32 at once: its peak is the model's own forward pass plus ``ram_bytes``
+    (:func:`for_cache` reads the settings). Layers that are one tensor (a block and its last ReLU, a
+    Sequential and its last child) stay one tensor here, converted and measured once, when ``finished``: in
+    a finished capture two layers that share memory hold the same values (one that was overwritten later had
+    been copied). While the model runs, an in-place op may change the memory between two layers (a ReLU
+    after its batch norm), and an inference tensor has no version counter to tell, so each layer is then
+    converted on its own.
+    """
+
+    def __init__(self, ram_bytes: float = math.inf, spill_dir: str = "", *, finished: bool = False) -> None:
+        self.ram_bytes = ram_bytes
+        self.spill = SpillFile(spill_dir)
+        self._held = 0
+        self._finished = finished
+        self._done: dict[tuple, FeatureMap] = {}
+
+    @classmethod
+    def for_cache(cls) -> Compactor:
+        """Bounded by ``FEATVIZ_CAPTURE_RAM_MB``, spilling to ``FEATVIZ_SPILL_DIR``."""
+        current = settings.current()
+        return cls(current.capture_ram_bytes, current.spill_dir)
+
+    def __call__(self, fmap: FeatureMap) -> FeatureMap:
         tensor = fmap.stored
         same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype, fmap.scale,
                 fmap.layout)  # one tensor seen through two layouts is measured twice
-        if same not in done:
+        kept = self._done.get(same) if self._finished else None
+        if kept is None:
             stats = layer_stats(fmap)  # from the values as captured, before any rounding
-            channels = stats.channels
-            peaks = np.maximum(np.abs(channels.min), np.abs(channels.max))
+            peaks = np.maximum(np.abs(stats.channels.min), np.abs(stats.channels.max))
             stored, scale = (tensor, fmap.scale) if fmap.scale != 1.0 else _half(tensor, peaks)
-            done[same] = (stored, scale, stats)
-        stored, scale, stats = done[same]
-        maps[name] = FeatureMap(fmap.name, fmap.module_type, stored, fmap.call, fmap.note, fmap.input_shape,
-                                scale=scale, stats=stats, layout=fmap.layout)
-    return Capture(maps, captured.input, captured.output, captured.model_label)
+            stored = self._place(stored, tensor)
+            kept = FeatureMap(fmap.name, fmap.module_type, stored, scale=scale, stats=stats, layout=fmap.layout)
+            if self._finished:
+                self._done[same] = kept
+        return FeatureMap(fmap.name, fmap.module_type, kept.stored, fmap.call, fmap.note, fmap.input_shape,
+                          scale=kept.scale, stats=kept.stats, layout=fmap.layout)
+
+    def _place(self, stored: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        """``stored`` in memory while the budget lasts, else in the spill file. A tensor that is still the
+        model's own (float16 already, integers) is copied: an in-place op later in the pass may overwrite it."""
+        size = stored.numel() * stored.element_size()
+        if self._held + size > self.ram_bytes:
+            return self.spill.write(stored)
+        self._held += size
+        stored = stored.cpu()
+        return stored.clone() if stored.untyped_storage().data_ptr() == source.untyped_storage().data_ptr() else stored
+
+    def capture(self, maps: Capture) -> Capture:
+        """The finished capture, which owns the spill file (closed for writing)."""
+        self.spill.close()
+        maps.spill = self.spill if self.spill.nbytes else None
+        return maps
+
+
+def compact(captured: Capture, ram_bytes: float = math.inf, spill_dir: str = "") -> Capture:
+    """A copy of an already captured ``captured`` for the shared cache (see :class:`Compactor`; the dashboard
+    instead compacts while it captures, ``fv.capture(model, image, keep=Compactor.for_cache())``)."""
+    compactor = Compactor(ram_bytes, spill_dir, finished=True)
+    maps = {name: compactor(fmap) for name, fmap in captured.items()}
+    return compactor.capture(Capture(maps, captured.input, captured.output, captured.model_label))
 
 
 def _half(tensor: torch.Tensor, channel_peaks: np.ndarray | None = None) -> tuple[torch.Tensor, float]:
@@ -167,9 +221,19 @@ def headroom_scale(peak: float) -> float:
     return 2.0 ** (exponent - 14)
 
 
-def activation_cache(max_bytes: int | None = None) -> LRUCache[Capture]:
-    """A cache of captures, sized by ``FEATVIZ_ACTIVATION_CACHE_MB`` (default 1024 MB)."""
-    return LRUCache(max_bytes or settings.current().activation_cache_bytes, lambda captured: captured.nbytes)
+def activation_cache(max_bytes: int | None = None, max_disk_bytes: int | None = None) -> LRUCache[Capture]:
+    """A cache of captures, sized by ``FEATVIZ_ACTIVATION_CACHE_MB`` (default 1 GB) in memory and by
+    ``FEATVIZ_SPILL_MB`` (default 8 GB) for the layers they spilled to disk."""
+    current = settings.current()
+    return LRUCache(max_bytes or current.activation_cache_bytes, lambda captured: captured.nbytes,
+                    max_disk_bytes=max_disk_bytes or current.spill_bytes, disk_of=lambda captured: captured.disk_bytes)
+
+
+def capture_for_cache(model: ModelLike, image: InputLike) -> Capture:
+    """What the shared cache keeps of one capture, made while the model runs: float16 with exact statistics,
+    at most ``FEATVIZ_CAPTURE_RAM_MB`` in memory, the rest spilled to ``FEATVIZ_SPILL_DIR``."""
+    compactor = Compactor.for_cache()
+    return compactor.capture(capture(model, image, keep=compactor))
 
 
 FIGURE_OVERHEAD = 64 * 1024

@@ -22,8 +22,8 @@ Several things make this harder than registering a hook per module:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -34,9 +34,10 @@ from torch.nn.modules.module import register_module_forward_hook
 
 from . import keras_model, recorded, torch_private, torchscript_capture
 from .copy_on_write import CopyOnWrite, Kept, PlannedCopies, WritePlan, guard_for, known_plan, remember_plan
-from .errors import ImageError, LayerError, ModelError
+from .errors import FeatvizError, ImageError, LayerError, ModelError
 from .input_budget import check_preprocess_budget
 from .models import LoadedModel, module_device
+from .spill import SpillFile
 from .token_layouts import Windows, layout_for, window_layouts
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class Capture(Mapping[str, FeatureMap]):
         self.input = input  # the preprocessed image the model saw, (C, H, W)
         self.output = output  # the model's own output (e.g. logits), batch removed; None if not a tensor
         self.model_label = model_label
+        self.spill: Optional[SpillFile] = None  # where layers beyond the memory budget live (see cache.Compactor)
 
     def __getitem__(self, name: str) -> FeatureMap:
         try:
@@ -168,19 +170,30 @@ class Capture(Mapping[str, FeatureMap]):
         budgets for)."""
         storages, stats = {}, {}
         for fmap in self._maps.values():
+            if self.spill is not None and self.spill.holds(fmap.stored):
+                continue  # on disk: see disk_bytes
             storage = fmap.stored.untyped_storage()
             storages[storage.data_ptr()] = storage.nbytes()
             if fmap.stats is not None:
                 stats[id(fmap.stats)] = fmap.stats.nbytes
         return sum(storages.values()) + sum(stats.values())
 
+    @property
+    def disk_bytes(self) -> int:
+        """Bytes of layers written to a spill file rather than held in memory."""
+        return self.spill.nbytes if self.spill is not None else 0
 
-def capture(model: ModelLike, image: InputLike) -> Capture:
+
+def capture(model: ModelLike, image: InputLike, *, keep: Optional[Keep] = None) -> Capture:
     """Run ``model`` once on ``image`` and return every submodule's output.
 
     ``image`` is a PIL image (preprocessed with the model's own pipeline when ``model`` is a
     :class:`LoadedModel`) or a ready tensor of shape (C, H, W) or (1, C, H, W). The forward pass runs under
     ``torch.inference_mode()`` on the device the model lives on.
+
+    ``keep``, when given, is applied to each layer's :class:`FeatureMap` as soon as the layer returns, and
+    what it gives back is kept instead: the capture then never holds every layer as returned, which bounds
+    its memory (:class:`featviz_core.cache.Compactor` keeps float16 and spills to disk past a budget).
 
     Example::
 
@@ -195,13 +208,15 @@ def capture(model: ModelLike, image: InputLike) -> Capture:
     module, batch, label = _prepare(model, image)
     plan_key = (tuple(batch.shape), batch.dtype, batch.device)
     try:
-        recorder = _Recorder(module, plan_key)
+        recorder = _Recorder(module, plan_key, keep=keep)
         with recorder.listening(), torch.inference_mode():
             output = module(batch)
         if not recorder.followed_plan():  # other modules ran than the plan's: watch this pass again
             recorder = _Recorder(module, plan_key, watch=True)
             with recorder.listening(), torch.inference_mode():
                 output = module(batch)
+    except FeatvizError:
+        raise  # from ``keep`` (a full spill disk): already said for a person
     except Exception as exc:  # noqa: BLE001 - whatever the model's forward raises (torch.jit.Error is no RuntimeError)
         shape = "×".join(map(str, batch.shape))
         raise ModelError(
@@ -253,8 +268,12 @@ def _prepare(model: ModelLike, image: InputLike) -> tuple[nn.Module, torch.Tenso
 class _Recorder:
     """Owns one capture's hooks and what they record."""
 
-    def __init__(self, root: nn.Module, plan_key: tuple = (), watch: bool = False) -> None:
+    def __init__(self, root: nn.Module, plan_key: tuple = (), watch: bool = False,
+                 keep: Optional[Keep] = None) -> None:
         self._root = root
+        self._keep = keep
+        self._calls: dict[str, int] = {}
+        self._last_kept: Optional[tuple[torch.Tensor, FeatureMap]] = None  # the last output as returned, as kept
         self._plan_key = plan_key
         self._hooked = False
         self._owner = threading.get_ident()
@@ -270,8 +289,9 @@ class _Recorder:
         self._layouts = window_layouts(modules) if "PartitionAttentionLayer" in self._types.values() else {}
         # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript
         self._records: list[tuple[str, tuple[Union[Kept, torch.Tensor], str, Optional[tuple[int, ...]]]]] = []
-        self._guard = guard_for((module for _, module in modules),
-                                None if watch else known_plan(root, plan_key))
+        # each layer is used up as it returns when ``keep`` is given: nothing to copy, nothing to watch
+        self._guard = _USED_AT_ONCE if keep is not None else guard_for(
+            (module for _, module in modules), None if watch else known_plan(root, plan_key))
         self._watching = isinstance(self._guard, CopyOnWrite)
 
     def followed_plan(self) -> bool:
@@ -325,6 +345,9 @@ class _Recorder:
             if tensor is None:
                 return
         first = args[0] if args else None
+        if self._keep is not None:
+            self._records.append((name, self._kept_now(module, name, tensor, note, first)))
+            return
         if self._watching:
             with torch_private.unwatched():  # our own bookkeeping is not the model's: keep it unwatched
                 shape = first.shape if isinstance(first, torch.Tensor) else None
@@ -334,8 +357,40 @@ class _Recorder:
             kept = self._guard.keep(tensor, len(self._records))
         self._records.append((name, (kept, note, shape)))  # the input's batch dimension is dropped later
 
+    def _kept_now(self, module: nn.Module, name: str, tensor: torch.Tensor, note: str, first: Any) -> FeatureMap:
+        """The layer as ``keep`` makes it, now, before any later in-place op can change the output.
+
+        A Sequential runs no op after its last child, so when it returns that child's very tensor, the values
+        are the child's as kept: they are shared, not made again."""
+        call = self._calls[name] = self._calls.get(name, 0) + 1
+        shape = tuple(first.shape[1:]) if isinstance(first, torch.Tensor) else None
+        last = self._last_kept
+        if last is not None and tensor is last[0] and isinstance(module, nn.Sequential):
+            key, done = (name if call == 1 else f"{name}#{call}"), last[1]
+            layout = layout_for(self._layouts, name, done.stored) if self._layouts else None
+            if layout == done.layout:
+                fmap = FeatureMap(key, self._types.get(name, "?"), done.stored, call, note, shape, scale=done.scale,
+                                  stats=done.stats, layout=layout)
+                self._last_kept = (tensor, fmap)
+                return fmap
+        fmap = self._map(name, call, tensor, note, shape)
+        self._last_kept = (tensor, fmap)
+        return fmap
+
+    def _map(self, name: str, call: int, tensor: torch.Tensor, note: str,
+             input_shape: Optional[tuple[int, ...]]) -> FeatureMap:
+        key = name if call == 1 else f"{name}#{call}"
+        tensor = _drop_batch(tensor).detach().cpu()
+        fmap = FeatureMap(key, self._types.get(name, "?"), tensor, call, note, input_shape,
+                          layout=layout_for(self._layouts, name, tensor) if self._layouts else None)
+        return self._keep(fmap) if self._keep is not None else fmap
+
     def feature_maps(self) -> dict[str, FeatureMap]:
         """Records in module order (then call order), moved to the CPU in one go."""
+        if self._keep is not None and self._hooked:  # already made by ``keep`` as they came
+            ready = sorted(self._records, key=lambda record: (self._order.get(record[0], len(self._order)),
+                                                              record[1].call))
+            return {fmap.name: fmap for _, fmap in ready}
         calls: dict[str, int] = {}
         numbered = []
         for name, record in self._records:
@@ -345,18 +400,18 @@ class _Recorder:
             else:  # other runtimes record a copy and the shape without batch
                 tensor = kept
             calls[name] = calls.get(name, 0) + 1
-            module_type = self._types.get(name, "?")
-            numbered.append(
-                (self._order.get(name, len(self._order)), calls[name], name, module_type, tensor, note, input_shape)
-            )
+            numbered.append((self._order.get(name, len(self._order)), calls[name], name, tensor, note, input_shape))
         numbered.sort(key=lambda item: (item[0], item[1]))
         maps: dict[str, FeatureMap] = {}
-        for _, call, name, module_type, tensor, note, input_shape in numbered:
-            key = name if call == 1 else f"{name}#{call}"
-            tensor = _drop_batch(tensor).cpu()
-            maps[key] = FeatureMap(key, module_type, tensor, call, note, input_shape,
-                                   layout=layout_for(self._layouts, name, tensor) if self._layouts else None)
+        for _, call, name, tensor, note, input_shape in numbered:
+            fmap = self._map(name, call, tensor, note, input_shape)
+            maps[fmap.name] = fmap
         return maps
+
+
+Keep = Callable[[FeatureMap], FeatureMap]
+"""What :func:`capture` does with each layer as it returns (see its ``keep``)."""
+_USED_AT_ONCE = nullcontext()
 
 
 def _first_tensor(output: Any) -> tuple[Optional[torch.Tensor], str]:

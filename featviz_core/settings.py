@@ -75,6 +75,15 @@ class Settings:
     # What the server keeps in memory for all sessions
     activation_cache_mb: float = _setting("FEATVIZ_ACTIVATION_CACHE_MB", 1024.0, "MB",
                                           "captures kept for all sessions (float16), least recently used evicted")
+    capture_ram_mb: float = _setting(
+        "FEATVIZ_CAPTURE_RAM_MB", 256.0, "MB",
+        "most of one cached capture kept in memory (float16): further layers are written to FEATVIZ_SPILL_DIR as "
+        "they are captured and read back from there when viewed")
+    spill_dir: str = _setting("FEATVIZ_SPILL_DIR", "", "path",
+                              "where layers beyond FEATVIZ_CAPTURE_RAM_MB go (unnamed files, gone when the capture "
+                              "leaves the cache or the server stops); none: the system's temporary folder")
+    spill_mb: float = _setting("FEATVIZ_SPILL_MB", 8192.0, "MB",
+                               "disk the cached captures' spilled layers may take, least recently used evicted")
     figure_cache_mb: float = _setting(
         "FEATVIZ_FIGURE_CACHE_MB", 16.0, "MB",
         "built grid figures kept for all sessions, counted as the memory a figure really holds (one rebuilds in "
@@ -103,6 +112,8 @@ class Settings:
     max_preprocess_bytes = _scaled("max_preprocess_mb", MB)
     activation_cache_bytes = _scaled("activation_cache_mb", MB)
     figure_cache_bytes = _scaled("figure_cache_mb", MB)
+    capture_ram_bytes = _scaled("capture_ram_mb", MB)
+    spill_bytes = _scaled("spill_mb", MB)
     npz_warn_bytes = _scaled("npz_warn_mb", MB)
     npz_max_bytes = _scaled("npz_max_mb", MB)
     max_dataset_zip_bytes = _scaled("max_dataset_zip_mb", MB)

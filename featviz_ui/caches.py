@@ -3,7 +3,7 @@
 A bundled or zoo model is loaded once per process for every session (``cache_resource``, at most
 :data:`MODEL_CACHE_ENTRIES`; featviz_core never mutates it). One capture per (image bytes, model) is kept
 in float16, each layer on its own power-of-two scale, with every layer's statistics computed from the
-exact float32 values before rounding (:func:`featviz_core.cache.compact`); built grid figures are kept
+exact float32 values before rounding (:func:`featviz_core.cache.capture_for_cache`, which spills past ``FEATVIZ_CAPTURE_RAM_MB``); built grid figures are kept
 too. Changing the layer, the normalization or the colour map never runs the model again. These are
 featviz_core's byte-bounded LRU caches rather than ``st.cache_data``, which bounds only the entry count
 and unpickles a full copy of every layer on each hit.
@@ -20,7 +20,7 @@ import streamlit as st
 
 import featviz_core as fv
 from featviz_core import settings
-from featviz_core.cache import LRUCache, activation_cache, compact, figure_cache
+from featviz_core.cache import LRUCache, activation_cache, capture_for_cache, figure_cache
 from featviz_core.grid import DISPLAY_WIDTH
 from featviz_core.stats import ChannelStats
 
@@ -53,7 +53,7 @@ def caches() -> Caches:
 def cached_capture(image_digest: str, model_key: str, model: fv.LoadedModel, image: object) -> fv.Capture:
     """Every layer for one image and model (float16, with exact statistics), captured once for all sessions."""
     return caches().activations.get_or_compute(
-        (image_digest, model_key), lambda: compact(fv.capture(model, image))
+        (image_digest, model_key), lambda: capture_for_cache(model, image)
     )
 
 

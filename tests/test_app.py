@@ -10,6 +10,7 @@ import torch
 import torchvision
 
 import featviz_core as fv
+import featviz_core.cache
 from featviz_core.colormaps import DIVERGING
 from featviz_core.samples import DEFAULT_SAMPLE
 from tests.support.apptest import chart, choose_model, grid_spec, meta, start, title, typed, upload
@@ -66,7 +67,7 @@ def test_a_bad_upload_is_reported_and_the_previous_view_stays():
 def test_layer_and_display_changes_never_rerun_the_model(monkeypatch):
     calls = []
     real_capture = fv.capture
-    monkeypatch.setattr(fv, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
+    monkeypatch.setattr(featviz_core.cache, "capture", lambda *a, **k: calls.append(1) or real_capture(*a, **k))
     at = start()
     choose_model(at, "resnet18", "untrained")
     assert len(calls) == 2  # digits_cnn on start, then resnet18

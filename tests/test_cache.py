@@ -81,14 +81,16 @@ def test_figure_size_counts_what_the_figure_really_holds(shape):
     torch.manual_seed(0)
     fv.channel_grid(torch.rand(shape))  # one of the same kind first: plotly's one-off imports and validators
     gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        figure = fv.channel_grid(torch.rand(shape))
-        gc.collect()
-        real = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    real = float("inf")
+    for _ in range(3):  # the least of three: another thread (an earlier test's server) may allocate meanwhile
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            figure = fv.channel_grid(torch.rand(shape))
+            gc.collect()
+            real = min(real, tracemalloc.get_traced_memory()[0] - before)
+        finally:
+            tracemalloc.stop()
     estimate = figure_nbytes(figure)
     assert 0.8 * real <= estimate <= 1.5 * real, f"estimate {estimate} bytes, real {real} bytes"
 
