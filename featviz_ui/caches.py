@@ -3,10 +3,11 @@
 A bundled or zoo model is loaded once per process for every session (``cache_resource``, at most
 :data:`MODEL_CACHE_ENTRIES`; featviz_core never mutates it). One capture per (image bytes, model) is kept
 in float16, each layer on its own power-of-two scale, with every layer's statistics computed from the
-exact float32 values before rounding (:func:`featviz_core.cache.capture_for_cache`, which spills past ``FEATVIZ_CAPTURE_RAM_MB``); built grid figures are kept
-too. Changing the layer, the normalization or the colour map never runs the model again. These are
-featviz_core's byte-bounded LRU caches rather than ``st.cache_data``, which bounds only the entry count
-and unpickles a full copy of every layer on each hit.
+exact float32 values before rounding, and layers past ``FEATVIZ_CAPTURE_RAM_MB`` on disk
+(:func:`featviz_core.cache.capture_for_cache`); built grid figures are kept too. Changing the layer, the
+normalization or the colour map never runs the model again. These are featviz_core's byte-bounded LRU
+caches rather than ``st.cache_data``, which bounds only the entry count and unpickles a full copy of every
+layer on each hit.
 Keys are short strings (digests), so a rerun never re-hashes a large array. Models people upload are
 never put here: they live in their own session (:mod:`featviz_ui.sidebar`).
 """
