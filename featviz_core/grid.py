@@ -69,6 +69,8 @@ PNG_BYTES_PER_PIXEL = 0.7
 on uniform noise): estimates the picture's share of :data:`FIGURE_BUDGET` before it is encoded."""
 JSON_PER_BYTE = 4 / 3 * 69 / 64
 """Figure JSON per byte of binary data: base64, with Plotly writing each "/" (one character in 64) as \\u002f."""
+FIGURE_OTHER_BYTES = 60_000
+"""Figure JSON beside the picture and the hover layer: channel numbers, colour bar, layout."""
 TARGET_ASPECT = 1.25
 """Preferred width / height of the whole mosaic."""
 NAN_INDEX = LEVELS  # palette entry for non-finite values
@@ -230,9 +232,13 @@ class PreparedGrid:
     def vector(self) -> bool:
         return is_vector(self.view)
 
-    def indices(self, layout: MosaicLayout) -> np.ndarray:
-        """The mosaic as palette indices: colour levels, :data:`NAN_INDEX`, :data:`GAP_INDEX`."""
+    def indices(self, layout: MosaicLayout, scale: int = 1) -> np.ndarray:
+        """The mosaic as palette indices: colour levels, :data:`NAN_INDEX`, :data:`GAP_INDEX`; each tile drawn
+        at 1/``scale`` of its resolution (the mean of each ``scale``×``scale`` block: a block with a
+        non-finite value stays non-finite)."""
         values = self.normalized.values[self.shown]
+        if scale > 1:
+            values = pooled(torch.as_tensor(values), scale).numpy()
         index = np.rint(np.nan_to_num(values, nan=0.0) * (LEVELS - 1)).astype(np.uint8)
         if np.isnan(values).any():
             index[np.isnan(values)] = NAN_INDEX
@@ -264,9 +270,9 @@ def palette(colormap: str) -> np.ndarray:
     return np.vstack([lookup_table(colormap), NAN_RGB, surround(colormap)]).astype(np.uint8)
 
 
-def mosaic_png(prepared: PreparedGrid, layout: MosaicLayout, colormap: str) -> bytes:
-    """The colour-mapped mosaic as an 8-bit palette PNG, tiles on their surround grey."""
-    image = Image.fromarray(prepared.indices(layout), mode="P")
+def mosaic_png(prepared: PreparedGrid, layout: MosaicLayout, colormap: str, scale: int = 1) -> bytes:
+    """The colour-mapped mosaic as an 8-bit palette PNG, tiles on their surround grey (each at 1/``scale``)."""
+    image = Image.fromarray(prepared.indices(layout, scale), mode="P")
     image.putpalette(palette(colormap).reshape(-1).tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
@@ -315,12 +321,15 @@ def channel_grid(
     sizes = text_sizes(settings.large_text)
     view, normalized, shown = prepared.view, prepared.normalized, prepared.shown
     _, h, w = view.maps.shape
+    scale = picture_scale(len(shown), h, w, display_width, sizes.label, max(shown))
+    tile_h, tile_w = -(-h // scale), -(-w // scale)
+
     def lay_out(align: int = 1) -> MosaicLayout:
-        return mosaic_layout(len(shown), h, w, display_width, label_font=sizes.label,
+        return mosaic_layout(len(shown), tile_h, tile_w, display_width, label_font=sizes.label,
                              label_digits=len(str(max(shown))), align=align)
 
     block, layout = hover_block(lay_out, shown)
-    png = mosaic_png(prepared, layout, colormap)
+    png = mosaic_png(prepared, layout, colormap, scale)
 
     figure = go.Figure()
     figure.add_trace(
@@ -329,7 +338,7 @@ def channel_grid(
             x0=0, dx=1, y0=0, dy=1, hoverinfo="skip", name="mosaic",
         )
     )
-    figure.add_trace(_hover_trace(view, layout, shown, block))
+    figure.add_trace(_hover_trace(view, layout, shown, block, scale))
     labels = _label_trace(layout, shown, display_width, font_size=sizes.label, colour=label_colour(colormap))
     figure.add_trace(labels)
     top = figure_heading(figure, heading, subtitle, sizes)
@@ -354,6 +363,8 @@ def channel_grid(
                 "channels_total": view.channels,
                 "channels_shown": len(shown),
                 "map_shape": [h, w],
+                "tile_shape": [tile_h, tile_w],  # in mosaic pixels: the map at 1/picture_scale
+                "picture_scale": scale,
                 "kind": view.kind,
                 "drawn_as": "tiles",
                 "normalization": normalized.mode,
@@ -363,7 +374,7 @@ def channel_grid(
                 "pitch": [layout.pitch_y, layout.pitch_x],
                 "hover_block": block,
                 "display_width": display_width,
-                "tile_px": round(min(h, w) * layout.screen_scale(display_width), 1),
+                "tile_px": round(min(tile_h, tile_w) * layout.screen_scale(display_width), 1),
                 "label_px": sizes.label,
                 "labels_drawn": len(labels.text),
                 "large_text": settings.large_text,
@@ -382,10 +393,35 @@ def figure_heading(figure: go.Figure, heading: str, subtitle: Optional[str], siz
     return int(1.6 * sizes.title + (1.5 * sizes.subtitle if subtitle else 0) + 16)
 
 
-def _index_type(shown: list[int], layout: MosaicLayout) -> type:
+def _index_type(shown: list[int], layout: MosaicLayout, scale: int = 1) -> type:
     """One byte per hover index where channel, y and x all fit (≤ 256 channels, maps ≤ 256 px): 30 % less
     JSON."""
-    return np.uint8 if max(max(shown), layout.height - 1, layout.width - 1) <= 255 else np.uint16
+    return np.uint8 if max(max(shown), scale * layout.height - 1, scale * layout.width - 1) <= 255 else np.uint16
+
+
+def pooled(maps: torch.Tensor, side: int) -> torch.Tensor:
+    """(C, h, w) ``maps`` as means of ``side``×``side`` blocks (partial blocks at the edges: the mean of what
+    they hold)."""
+    return F.avg_pool2d(maps.unsqueeze(1), side, side, ceil_mode=True).squeeze(1) if side > 1 else maps
+
+
+def picture_scale(channels: int, height: int, width: int, display_width: int, label_font: float,
+                  highest: int) -> int:
+    """How many map pixels each mosaic pixel stands for, per side: 1 (every pixel) unless the full-resolution
+    picture would take more than :data:`PICTURE_BUDGET` of the figure; then the smallest factor that fits.
+
+    Why: the first layers of large models (VGG's 64×224×224, EfficientNet-B7's 192×300×300) are several
+    million pixels, 5–25 MB of figure at full resolution, while a tile is drawn 30–120 px wide: the browser
+    would receive and decode pixels it cannot show. A channel opened in the close-up is always drawn at full
+    resolution. The picture may take what the figure's budget leaves beside the least hover layer."""
+    small = max(highest, height - 1, width - 1) <= 255  # the hover's indices fit one byte each (_index_type)
+    budget = FIGURE_BUDGET - FIGURE_OTHER_BYTES - HOVER_MIN_CELLS * JSON_PER_BYTE * (4 + 3 * (1 if small else 2))
+    for scale in range(1, max(height, width) + 1):
+        layout = mosaic_layout(channels, -(-height // scale), -(-width // scale), display_width,
+                               label_font=label_font, label_digits=len(str(highest)))
+        if JSON_PER_BYTE * PNG_BYTES_PER_PIXEL * layout.mosaic_width * layout.mosaic_height <= budget:
+            return scale
+    return max(height, width)
 
 
 def _lattice_cells(layout: MosaicLayout, block: int) -> int:
@@ -400,7 +436,8 @@ def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> tup
     layout = lay_out(1)
     picture_bytes = JSON_PER_BYTE * PNG_BYTES_PER_PIXEL * layout.mosaic_width * layout.mosaic_height
     cell_bytes = JSON_PER_BYTE * (4 + 3 * np.dtype(_index_type(shown, layout)).itemsize)  # float32 + 3 indices
-    cells = int(min(max((FIGURE_BUDGET - picture_bytes - 60_000) / cell_bytes, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
+    room = (FIGURE_BUDGET - picture_bytes - FIGURE_OTHER_BYTES) / cell_bytes
+    cells = int(min(max(room, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
     k = max(1, math.floor(math.sqrt(_lattice_cells(layout, 1) / cells)))
     longest = max(layout.height, layout.width)
     aligned = lay_out(k) if k > 1 else layout
@@ -410,23 +447,24 @@ def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> tup
     return k, aligned
 
 
-def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], block: int = 1) -> go.Heatmap:
-    """Invisible heatmap with raw values (means of ``block``×``block`` pixels) and (channel, y, x) per cell.
+def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], block: int = 1,
+                 scale: int = 1) -> go.Heatmap:
+    """Invisible heatmap with raw values (means of ``block``×``block`` mosaic pixels, each ``scale``×``scale``
+    map pixels) and (channel, y, x) per cell, y and x in the map's own pixels.
 
     Its cells form one regular lattice over the mosaic (``layout`` is aligned to ``block``), with NaN in gaps
     and strips: Plotly draws a regular heatmap as one small image, where irregular cells cost a rectangle each
     on a canvas the size of the plot, several times the time of everything else on every redraw and zoom.
     """
-    k, c = block, len(shown)
-    index_type = _index_type(shown, layout)
-    maps = view.maps[shown]
-    pooled = F.avg_pool2d(maps.unsqueeze(1), k, k, ceil_mode=True).squeeze(1) if k > 1 else maps
-    hh, ww = pooled.shape[1:]
+    k, c, side = block, len(shown), block * scale  # side: a cell in map pixels
+    index_type = _index_type(shown, layout, scale)
+    means = pooled(view.maps[shown], side)
+    hh, ww = means.shape[1:]
     lattice = MosaicLayout(c, hh, ww, layout.cols, gap=layout.pitch_x // k - ww, label=layout.label // k,
                            pad=layout.pad // k, gap_y=layout.pitch_y // k - layout.label // k - hh)
-    z = tile(pooled.numpy().astype(np.float32), lattice, np.nan)
-    ys = np.arange(hh, dtype=index_type) * k
-    xs = np.arange(ww, dtype=index_type) * k
+    z = tile(means.numpy().astype(np.float32), lattice, np.nan)
+    ys = np.arange(hh, dtype=index_type) * side
+    xs = np.arange(ww, dtype=index_type) * side
     ident = np.stack(
         [
             np.broadcast_to(np.asarray(shown, index_type)[:, None, None], (c, hh, ww)),
@@ -436,7 +474,7 @@ def _hover_trace(view: ChannelView, layout: MosaicLayout, shown: list[int], bloc
         axis=-1,
     )
     custom = np.stack([tile(np.ascontiguousarray(ident[..., i]), lattice, 0) for i in range(3)], axis=-1)
-    mean = "" if k == 1 else f" (mean of {k}×{k})"
+    mean = "" if side == 1 else f" (mean of {side}×{side})"
     return go.Heatmap(
         z=z,
         x0=(k - 1) / 2, dx=k, y0=(k - 1) / 2, dy=k,

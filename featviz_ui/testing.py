@@ -288,8 +288,8 @@ _TILE_CENTRE_JS = """([selector, index]) => {
     const meta = gd.layout.meta.featviz;
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     if (!xa || !ya || !xa.d2p) return null;
-    // where the grid says its tiles are (layout.meta.featviz): first tile's top left, pitch, map size
-    const [top, left] = meta.first_tile, [pitchY, pitchX] = meta.pitch, [h, w] = meta.map_shape;
+    // where the grid says its tiles are (layout.meta.featviz): first tile's top left, pitch, tile size
+    const [top, left] = meta.first_tile, [pitchY, pitchX] = meta.pitch, [h, w] = meta.tile_shape;
     const row = Math.floor(index / meta.columns), col = index % meta.columns;
     const y = top + row * pitchY + Math.floor((h - 1) / 2), x = left + col * pitchX + Math.floor((w - 1) / 2);
     const box = gd.getBoundingClientRect();

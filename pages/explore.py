@@ -275,8 +275,13 @@ def grid_caption(meta: dict, grid: fv.GridSettings) -> str:
             f"colours: {meta['normalization'].replace('_', ' ')}, {grid.colormap}.", meta["note"],
             "Drag to zoom into a range of channels, double-click to reset; hover for channel and value; click a "
             "bar to open that channel below.") if part)
-    return (f"Colours: {grid.describe()}. Click a tile to open that channel below; drag to zoom, double-click to "
-            "reset; hover for channel, position and raw value.")
+    reduced = ""
+    if meta.get("picture_scale", 1) > 1:
+        (h, w), k = meta["map_shape"], meta["picture_scale"]
+        reduced = (f" Tiles are drawn at 1/{k} of their {h}×{w} pixels (each the mean of {k}×{k}) to keep the page "
+                   "fast; the channel you open is drawn at full resolution.")
+    return (f"Colours: {grid.describe()}.{reduced} Click a tile to open that channel below; drag to zoom, "
+            "double-click to reset; hover for channel, position and raw value.")
 
 
 grid_heading(selection)

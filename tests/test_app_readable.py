@@ -58,3 +58,15 @@ def test_the_presentation_setting_is_remembered_across_pages_and_kept_in_links()
 
     linked = open_link(presentation="true")
     assert linked.sidebar.toggle(key="presentation").value and meta(linked)["large_text"]
+
+
+def test_a_large_first_layer_is_sent_reduced_and_the_page_says_so(one_torch_thread):
+    """VGG's first layer is 64 maps of 224×224, 4.4 MB of figure at full resolution: it is drawn at half
+    resolution (within 2 MB), the caption says so, and the channel opened below is drawn at full resolution."""
+    at = open_link(model="vgg11", weights="untrained", layer="features.0")
+    info = meta(at)
+    assert info["map_shape"] == [224, 224] and info["picture_scale"] == 2 and info["tile_shape"] == [112, 112]
+    assert len(json.dumps(grid_spec(at))) <= 2 * 2**20
+    captions = " ".join(c.value for c in at.caption)
+    assert "Tiles are drawn at 1/2 of their 224×224 pixels (each the mean of 2×2)" in captions
+    assert "drawn at full resolution" in captions

@@ -26,7 +26,7 @@ DRAWN_JS = """(selector) => {
     });
     const title = Array.from(gd.querySelectorAll('.gtitle tspan'), (t) =>
         [t.textContent, parseFloat(getComputedStyle(t).fontSize)]);
-    return {tile: Math.min(...meta.map_shape) * pxPerMapPixel, labels, title, shown: meta.channels_shown};
+    return {tile: Math.min(...meta.tile_shape) * pxPerMapPixel, labels, title, shown: meta.channels_shown};
 }"""
 
 

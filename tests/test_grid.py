@@ -86,15 +86,17 @@ def test_hover_carries_raw_values_and_channel_positions():
     assert "channel %{customdata[0]}" in hover.hovertemplate and hover.opacity == 0
 
 
-@pytest.mark.parametrize("shape", [(4, 3, 3), (64, 56, 56), (256, 56, 56), (3, 5, 40), (2048, 7, 7)])
+@pytest.mark.parametrize("shape", [(4, 3, 3), (64, 56, 56), (256, 56, 56), (3, 5, 40), (2048, 7, 7),
+                                   (64, 224, 224), (20, 301, 299)])
 def test_hover_cells_are_one_regular_lattice_over_the_tiles(shape):
     """Plotly draws a regular heatmap as one small image and an irregular one a rectangle per cell on a
     plot-sized canvas (about 5× the time of the rest of the figure, on every redraw): the hover layer is a
-    regular k×k lattice, and every cell lies exactly on the block of its tile that its values come from."""
+    regular k×k lattice, and every cell lies exactly on the block of its tile that its values come from
+    (positions in the map's own pixels, also where the picture is drawn at a reduced scale)."""
     maps = torch.rand(*shape)
     figure = fv.channel_grid(maps)
     hover, meta = figure.data[1], figure.layout.meta["featviz"]
-    k = meta["hover_block"]
+    k, scale = meta["hover_block"], meta["picture_scale"]
     assert hover.x is None and hover.y is None and (hover.dx, hover.dy) == (k, k)
     assert (hover.x0, hover.y0) == ((k - 1) / 2, (k - 1) / 2)  # cell (r, c) covers mosaic pixels [rk, rk + k)
     z, custom = np.asarray(hover.z), np.asarray(hover.customdata).astype(int)
@@ -102,10 +104,44 @@ def test_hover_cells_are_one_regular_lattice_over_the_tiles(shape):
     channel, y, x = custom[rows, cols].T
     (top, left), (pitch_y, pitch_x) = meta["first_tile"], meta["pitch"]
     tile_row, tile_col = np.divmod(channel, meta["columns"])  # shown in channel order here
-    assert (rows * k == top + tile_row * pitch_y + y).all() and (cols * k == left + tile_col * pitch_x + x).all()
-    pooled = torch.nn.functional.avg_pool2d(maps.unsqueeze(1), k, k, ceil_mode=True).squeeze(1)
-    assert np.allclose(z[rows, cols], pooled[channel, y // k, x // k].numpy())
+    assert (rows * k == top + tile_row * pitch_y + y // scale).all()
+    assert (cols * k == left + tile_col * pitch_x + x // scale).all()
+    side = k * scale
+    assert (y % side == 0).all() and (x % side == 0).all()
+    pooled = torch.nn.functional.avg_pool2d(maps.unsqueeze(1), side, side, ceil_mode=True).squeeze(1)
+    assert np.allclose(z[rows, cols], pooled[channel, y // side, x // side].numpy())
     assert len(rows) == pooled.numel()  # every block of every tile, once
+    assert f"mean of {side}×{side}" in hover.hovertemplate or side == 1
+
+
+@pytest.mark.parametrize("shape", [(64, 224, 224), (192, 300, 300), (256, 192, 192), (32, 600, 600), (96, 112, 112)])
+def test_large_maps_are_sent_at_the_resolution_they_are_drawn_at(shape):
+    """The first layers of VGG, EfficientNet-B7 or RegNet-128GF are millions of pixels: the mosaic is reduced
+    by the smallest factor that keeps the whole figure within 2 MB, each pixel the mean of its block, and
+    where the budget allows, not below the size a tile is drawn on screen."""
+    torch.manual_seed(0)
+    maps = torch.randn(*shape)  # noise: the worst case for PNG compression
+    figure = fv.channel_grid(maps, normalize="per_layer", colormap="gray")
+    meta = figure.layout.meta["featviz"]
+    k = meta["picture_scale"]
+    assert len(pio.to_json(figure, validate=False)) <= 2 * 2**20
+    assert k > 1 and meta["map_shape"] == list(shape[1:]) and meta["tile_shape"] == [-(-n // k) for n in shape[1:]]
+    if shape != (96, 112, 112):  # where the budget allows, no fewer pixels than the tile is drawn with
+        assert min(meta["tile_shape"]) >= meta["tile_px"]
+    rgba = _png(figure)
+    (top, left), (pitch_y, pitch_x), (h, w) = meta["first_tile"], meta["pitch"], meta["tile_shape"]
+    means = torch.nn.functional.avg_pool2d(torch.as_tensor(normalize(maps, "per_layer").values[:3]).unsqueeze(1), k, k,
+                                           ceil_mode=True).squeeze(1)
+    for channel in range(3):
+        row, col = divmod(channel, meta["columns"])
+        tile = rgba[top + row * pitch_y : top + row * pitch_y + h, left + col * pitch_x : left + col * pitch_x + w]
+        expected = lookup_table("gray")[np.rint(means[channel].numpy() * (LEVELS - 1)).astype(int)]
+        assert np.array_equal(tile[..., :3], expected)
+
+
+def test_a_layer_that_fits_is_sent_at_full_resolution():
+    for shape in [(64, 112, 112), (512, 28, 28), (2048, 7, 7)]:
+        assert fv.channel_grid(torch.rand(*shape)).layout.meta["featviz"]["picture_scale"] == 1, shape
 
 
 def test_hover_is_pooled_for_large_layers_and_says_so():
@@ -118,7 +154,7 @@ def test_hover_is_pooled_for_large_layers_and_says_so():
 def _screen_tiles(figure, display_width: int) -> tuple[float, float, float, float]:
     """(tile width, tile height, horizontal pitch, strip height) on screen, from the drawn mosaic's size."""
     meta = figure.layout.meta["featviz"]
-    h, w = meta["map_shape"]
+    h, w = meta["tile_shape"]
     layout = mosaic_layout(meta["channels_shown"], h, w, display_width,
                            label_font=meta["label_px"], label_digits=len(max(figure.data[2].text, key=len)),
                            align=meta["hover_block"])

@@ -89,7 +89,7 @@ def tile_pixels(spec: dict) -> np.ndarray:
     source = next(trace for trace in spec["data"] if trace.get("name") == "mosaic")["source"]
     mosaic = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"))
     info = spec["layout"]["meta"]["featviz"]
-    (top, left), (pitch_y, pitch_x), (h, w) = info["first_tile"], info["pitch"], info["map_shape"]
+    (top, left), (pitch_y, pitch_x), (h, w) = info["first_tile"], info["pitch"], info["tile_shape"]
     tiles = []
     for position in range(info["channels_shown"]):
         row, col = divmod(position, info["columns"])
