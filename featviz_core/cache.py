@@ -167,7 +167,7 @@ class Compactor:
 
 def compact(captured: Capture, ram_bytes: float = math.inf, spill_dir: str = "") -> Capture:
     """A copy of an already captured ``captured`` for the shared cache (see :class:`Compactor`; the dashboard
-    instead compacts while it captures, ``fv.capture(model, image, keep=Compactor.for_cache())``)."""
+    instead compacts while it captures: :func:`capture_for_cache`)."""
     compactor = Compactor(ram_bytes, spill_dir, finished=True)
     maps = {name: compactor(fmap) for name, fmap in captured.items()}
     return compactor.capture(Capture(maps, captured.input, captured.output, captured.model_label))

@@ -287,8 +287,9 @@ class _Recorder:
         else:
             self._types = {name: type(module).__name__ for name, module in modules}
         self._layouts = window_layouts(modules) if "PartitionAttentionLayer" in self._types.values() else {}
-        # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript
-        self._records: list[tuple[str, tuple[Union[Kept, torch.Tensor], str, Optional[tuple[int, ...]]]]] = []
+        # (name, (output, note, input shape)); output is a Kept from the hooks, a copy from TorchScript;
+        # with ``keep`` and hooks, (name, the FeatureMap ``keep`` made)
+        self._records: list[tuple[str, Any]] = []
         # each layer is used up as it returns when ``keep`` is given: nothing to copy, nothing to watch
         self._guard = _USED_AT_ONCE if keep is not None else guard_for(
             (module for _, module in modules), None if watch else known_plan(root, plan_key))

@@ -328,7 +328,7 @@ def channel_grid(
         return mosaic_layout(len(shown), tile_h, tile_w, display_width, label_font=sizes.label,
                              label_digits=len(str(max(shown))), align=align)
 
-    block, layout = hover_block(lay_out, shown)
+    block, layout = hover_block(lay_out, shown, scale)
     png = mosaic_png(prepared, layout, colormap, scale)
 
     figure = go.Figure()
@@ -408,12 +408,13 @@ def pooled(maps: torch.Tensor, side: int) -> torch.Tensor:
 def picture_scale(channels: int, height: int, width: int, display_width: int, label_font: float,
                   highest: int) -> int:
     """How many map pixels each mosaic pixel stands for, per side: 1 (every pixel) unless the full-resolution
-    picture would take more than :data:`PICTURE_BUDGET` of the figure; then the smallest factor that fits.
+    picture would take more of the figure than :data:`FIGURE_BUDGET` leaves beside the least hover layer
+    (:data:`HOVER_MIN_CELLS`) and the rest (:data:`FIGURE_OTHER_BYTES`); then the smallest factor that fits.
 
     Why: the first layers of large models (VGG's 64×224×224, EfficientNet-B7's 192×300×300) are several
     million pixels, 5–25 MB of figure at full resolution, while a tile is drawn 30–120 px wide: the browser
     would receive and decode pixels it cannot show. A channel opened in the close-up is always drawn at full
-    resolution. The picture may take what the figure's budget leaves beside the least hover layer."""
+    resolution."""
     small = max(highest, height - 1, width - 1) <= 255  # the hover's indices fit one byte each (_index_type)
     budget = FIGURE_BUDGET - FIGURE_OTHER_BYTES - HOVER_MIN_CELLS * JSON_PER_BYTE * (4 + 3 * (1 if small else 2))
     for scale in range(1, max(height, width) + 1):
@@ -428,14 +429,15 @@ def _lattice_cells(layout: MosaicLayout, block: int) -> int:
     return -(-layout.mosaic_height // block) * -(-layout.mosaic_width // block)
 
 
-def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int]) -> tuple[int, MosaicLayout]:
+def hover_block(lay_out: Callable[[int], MosaicLayout], shown: list[int],
+                scale: int = 1) -> tuple[int, MosaicLayout]:
     """Side ``k`` of the k×k blocks the hover layer averages, and the mosaic aligned to it, so that the figure
     stays near :data:`FIGURE_BUDGET` once the picture has taken its share (estimated, so the PNG is encoded
     once, for the aligned layout): between :data:`HOVER_MIN_CELLS` and :data:`HOVER_MAX_CELLS` cells.
-    ``lay_out(k)`` is the mosaic aligned to k."""
+    ``lay_out(k)`` is the mosaic aligned to k; ``scale``, the map pixels per mosaic pixel."""
     layout = lay_out(1)
     picture_bytes = JSON_PER_BYTE * PNG_BYTES_PER_PIXEL * layout.mosaic_width * layout.mosaic_height
-    cell_bytes = JSON_PER_BYTE * (4 + 3 * np.dtype(_index_type(shown, layout)).itemsize)  # float32 + 3 indices
+    cell_bytes = JSON_PER_BYTE * (4 + 3 * np.dtype(_index_type(shown, layout, scale)).itemsize)  # float32, 3 indices
     room = (FIGURE_BUDGET - picture_bytes - FIGURE_OTHER_BYTES) / cell_bytes
     cells = int(min(max(room, HOVER_MIN_CELLS), HOVER_MAX_CELLS))
     k = max(1, math.floor(math.sqrt(_lattice_cells(layout, 1) / cells)))
