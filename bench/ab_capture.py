@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     server.tune_allocator()
     with tempfile.TemporaryDirectory(prefix="featviz-ab-") as tmp:
         then = load_revision(args.against, Path(tmp))
+        then_cache = importlib.import_module("featviz_then.cache")
         table = Table(
             f"capture: this checkout vs {args.against}, medians of {args.repeats} alternating rounds after 3 "
             f"warm-up, torch threads {torch.get_num_threads()}; ratios are to the plain forward pass",
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 "plain": plain,
                 "then": lambda model=model, x=x: then.capture(model, x),
                 "now": lambda model=model, x=x: fv.capture(model, x),
-                "then_compact": lambda model=model, x=x: then.compact(then.capture(model, x)),
+                "then_compact": lambda model=model, x=x: then_cache.compact(then.capture(model, x)),
                 # the dashboard's cached capture: now compacted while the model runs
                 "now_compact": lambda model=model, x=x: capture_for_cache(model, x[0]),
             }
