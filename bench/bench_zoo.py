@@ -110,10 +110,10 @@ def measure_model(name: str, repeats: int | None, warmup: int, device: str, figu
 
     # the dashboard's capture, measured first (before any full capture leaves freed memory in the process):
     # float16 as each layer returns, FEATVIZ_CAPTURE_RAM_MB of it in memory, the rest spilled to disk
-    _reset_peak_rss()
+    peak_known = _reset_peak_rss()
     dashboard_before = _status_mb("VmRSS")
     kept = capture_for_cache(model, x)
-    dashboard_peak = _status_mb("VmHWM")
+    dashboard_peak = _status_mb("VmHWM") if peak_known else float("nan")
     kept_mb, spilled_mb = kept.nbytes / 2**20, kept.disk_bytes / 2**20
     del kept
     if repeats is None:

@@ -367,7 +367,7 @@ class _Recorder:
         shape = tuple(first.shape[1:]) if isinstance(first, torch.Tensor) else None
         last = self._last_kept
         if last is not None and tensor is last[0] and isinstance(module, nn.Sequential):
-            key, done = (name if call == 1 else f"{name}#{call}"), last[1]
+            key, done = _key(name, call), last[1]
             layout = layout_for(self._layouts, name, done.stored) if self._layouts else None
             if layout == done.layout:
                 fmap = FeatureMap(key, self._types.get(name, "?"), done.stored, call, note, shape, scale=done.scale,
@@ -380,9 +380,8 @@ class _Recorder:
 
     def _map(self, name: str, call: int, tensor: torch.Tensor, note: str,
              input_shape: Optional[tuple[int, ...]]) -> FeatureMap:
-        key = name if call == 1 else f"{name}#{call}"
         tensor = _drop_batch(tensor).detach().cpu()
-        fmap = FeatureMap(key, self._types.get(name, "?"), tensor, call, note, input_shape,
+        fmap = FeatureMap(_key(name, call), self._types.get(name, "?"), tensor, call, note, input_shape,
                           layout=layout_for(self._layouts, name, tensor) if self._layouts else None)
         return self._keep(fmap) if self._keep is not None else fmap
 
@@ -431,6 +430,11 @@ def _first_tensor(output: Any) -> tuple[Optional[torch.Tensor], str]:
                 kind = type(output).__name__
                 return tensor, f"output is a {kind} of {len(output)}; showing element {index}"
     return None, ""
+
+
+def _key(name: str, call: int) -> str:
+    """A layer's name in the capture: ``name`` for the first call, ``name#2`` for the second, ..."""
+    return name if call == 1 else f"{name}#{call}"
 
 
 def _drop_batch(tensor: torch.Tensor) -> torch.Tensor:

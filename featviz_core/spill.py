@@ -28,7 +28,8 @@ _ALIGN = 64
 
 
 class SpillFile:
-    """One capture's spilled layers: written once, in order, each mapped back read-only as it is written."""
+    """One capture's spilled layers: written once, in order, each mapped back as it is written (copy-on-write:
+    nothing ever writes into the file again)."""
 
     def __init__(self, directory: str = "") -> None:
         self._directory = os.path.expanduser(directory) or None
@@ -44,7 +45,7 @@ class SpillFile:
         try:
             file = self._open()
             offset = self.nbytes
-            file.write(raw.numpy().tobytes())
+            file.write(raw.numpy())  # the buffer itself: no bytes copy of a layer that may be 100s of MB
             file.write(b"\0" * (-raw.numel() % _ALIGN))
             file.flush()
             mapped = np.memmap(file, dtype=np.uint8, mode="c", offset=offset, shape=(raw.numel(),))
