@@ -39,7 +39,7 @@ from PIL import Image
 from .capture import FeatureMap
 from .colormaps import LEVELS, label_colour, lookup_table, plotly_colorscale, surround
 from .grid_settings import GridSettings
-from .normalize import Normalized
+from .normalize import Normalized, ValueRange
 from .normalize import normalize as normalize_maps
 from .shapes import ChannelView, view_of
 
@@ -321,14 +321,8 @@ def channel_grid(
     sizes = text_sizes(settings.large_text)
     view, normalized, shown = prepared.view, prepared.normalized, prepared.shown
     _, h, w = view.maps.shape
-    scale = picture_scale(len(shown), h, w, display_width, sizes.label, max(shown))
+    scale, block, layout = grid_geometry(shown, h, w, display_width, sizes)
     tile_h, tile_w = -(-h // scale), -(-w // scale)
-
-    def lay_out(align: int = 1) -> MosaicLayout:
-        return mosaic_layout(len(shown), tile_h, tile_w, display_width, label_font=sizes.label,
-                             label_digits=len(str(max(shown))), align=align)
-
-    block, layout = hover_block(lay_out, shown, scale)
     png = mosaic_png(prepared, layout, colormap, scale)
 
     figure = go.Figure()
@@ -362,6 +356,8 @@ def channel_grid(
             "featviz": {
                 "channels_total": view.channels,
                 "channels_shown": len(shown),
+                "channels": list(shown),  # in the order drawn
+                "heading": heading,
                 "map_shape": [h, w],
                 "tile_shape": [tile_h, tile_w],  # in mosaic pixels: the map at 1/picture_scale
                 "picture_scale": scale,
@@ -382,6 +378,20 @@ def channel_grid(
         },
     )
     return figure
+
+
+def grid_geometry(shown: list[int], h: int, w: int, display_width: int,
+                  sizes: TextSizes) -> tuple[int, int, MosaicLayout]:
+    """(picture scale, hover block, layout) of the mosaic :func:`channel_grid` draws for channels ``shown`` of
+    h×w maps: see :func:`picture_scale` and :func:`hover_block`."""
+    scale = picture_scale(len(shown), h, w, display_width, sizes.label, max(shown))
+
+    def lay_out(align: int = 1) -> MosaicLayout:
+        return mosaic_layout(len(shown), -(-h // scale), -(-w // scale), display_width, label_font=sizes.label,
+                             label_digits=len(str(max(shown))), align=align)
+
+    block, layout = hover_block(lay_out, shown, scale)
+    return scale, block, layout
 
 
 def figure_heading(figure: go.Figure, heading: str, subtitle: Optional[str], sizes: TextSizes) -> int:
@@ -516,7 +526,7 @@ def _label_trace(layout: MosaicLayout, shown: list[int], display_width: int, fon
     )
 
 
-def colorbar_trace(normalized: Normalized, colormap: str, value_name: str,
+def colorbar_trace(normalized: ValueRange, colormap: str, value_name: str,
                     sizes: TextSizes = NORMAL_TEXT, plot_height: float = 400) -> go.Scatter:
     low, high, title = colour_scale(normalized, value_name)
     return go.Scatter(
@@ -528,7 +538,7 @@ def colorbar_trace(normalized: Normalized, colormap: str, value_name: str,
     )
 
 
-def colour_scale(normalized: Normalized, value_name: str) -> tuple[float, float, str]:
+def colour_scale(normalized: ValueRange, value_name: str) -> tuple[float, float, str]:
     """(low, high, title) of the colour bar: raw units on a shared scale, else each channel's own 0–1."""
     if normalized.shared_scale:
         low, high, title = float(normalized.low[0]), float(normalized.high[0]), value_name

@@ -117,3 +117,21 @@ def _order_phrase(by: str, descending: bool) -> str:
     if by not in STAT_COLUMNS:
         raise ValueError(f"Cannot sort by {by!r}; choose index or one of {', '.join(STAT_COLUMNS)}.")
     return f"ordered by {STAT_COLUMNS[by].lower()}, {'highest' if descending else 'lowest'} first"
+
+
+def order_key(by: str, descending: bool) -> str:
+    """``"index"``, or the statistic and direction (``"max:desc"``): how :func:`orderings` names an order."""
+    return "index" if by == "index" else f"{by}:{'desc' if descending else 'asc'}"
+
+
+def orderings(stats: ChannelStats, *, show: Show = "auto", hide_dead: bool = False, page: int = 0,
+              page_size: Optional[int] = PAGE_SIZE) -> dict[str, tuple[int, ...]]:
+    """The channels each order (by channel number, or by every statistic either way) would draw with the rest
+    of the view as it is, keyed by :func:`order_key`: a browser that has them can reorder the grid at once
+    when the set drawn stays the same (:mod:`featviz_core.grid_preview`)."""
+    choices = [("index", True)] + [(by, descending) for by in STAT_COLUMNS for descending in (True, False)]
+    return {
+        order_key(by, descending): select_channels(stats, by, descending=descending, show=show, hide_dead=hide_dead,
+                                                   page=page, page_size=page_size).channels
+        for by, descending in choices
+    }

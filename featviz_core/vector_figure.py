@@ -28,12 +28,13 @@ SOLID_BARS_FROM = 200
 """From this many bars on, bars touch (no gap): at 4096 values each is a fraction of a pixel wide."""
 
 
+PER_CHANNEL_NOTE = ("Per-channel min–max does not apply to single values (each channel's minimum is its maximum): "
+                    "drawn on one shared scale, the layer's min–max.")
+
+
 def single_value_note(prepared: PreparedGrid) -> str:
     """One sentence when the normalization asked for was replaced (per-channel min–max of single values)."""
-    if prepared.requested == prepared.normalized.mode:
-        return ""
-    return ("Per-channel min–max does not apply to single values (each channel's minimum is its maximum): "
-            "drawn on one shared scale, the layer's min–max.")
+    return "" if prepared.requested == prepared.normalized.mode else PER_CHANNEL_NOTE
 
 
 def bar_colours(prepared: PreparedGrid, colormap: str) -> list[str]:
@@ -84,6 +85,8 @@ def vector_figure(prepared: PreparedGrid, settings: GridSettings, *, heading: st
             "featviz": {
                 "channels_total": prepared.view.channels,
                 "channels_shown": len(shown),
+                "channels": list(shown),  # in the order drawn
+                "heading": heading,
                 "map_shape": [1, 1],
                 "kind": "vector",
                 "view_kind": prepared.view.kind,
