@@ -22,6 +22,7 @@ cat photo, and the allocator tuned as the dashboard's server does. Per model:
     python bench/bench_zoo.py --quick                  # four small models, few repeats (CI's smoke run)
     python bench/bench_zoo.py --models resnet18 regnet_y_400mf --repeats 21
     python bench/bench_zoo.py --device cuda            # the same sweep on a GPU
+    python bench/bench_zoo.py --resume                 # go on from the stored result (it is written after each model)
 """
 
 from __future__ import annotations
@@ -305,6 +306,16 @@ def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], l
     return [table], targets, [line for line in lines if line]
 
 
+def stored_rows(name: str, models: list[str]) -> list[dict]:
+    """The rows a stored sweep already holds for ``models`` (``--resume``): a sweep of hours can be finished
+    in several sittings, each writing what it has done."""
+    path = REPO_ROOT / "bench" / "results" / f"{name}.json"
+    if not path.exists():
+        return []
+    wanted = set(models)
+    return [row for row in json.loads(path.read_text())["data"].get("rows", []) if row["model"] in wanted]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", help="torchvision names (default: the whole zoo)")
@@ -315,37 +326,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-figures", dest="figures", action="store_false", help="skip the figure sweep")
     parser.add_argument("--dry", action="store_true", help="print the table, write no result file")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the models the stored result already holds and sweep only the rest")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print("ZOO " + json.dumps(measure_model(args.one, args.repeats, args.warmup, args.device, args.figures)))
         return 0
 
-    import featviz_core as fv
+    from featviz_core.models import list_zoo_models
 
     started = time.perf_counter()
     if args.quick:
         args.repeats = args.repeats or 5
-    models = args.models or (list(QUICK_MODELS) if args.quick else fv.list_zoo_models())
-    rows = []
-    for index, name in enumerate(models, 1):
+    models = args.models or (list(QUICK_MODELS) if args.quick else list_zoo_models())
+    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
+    rows = stored_rows(f"zoo{suffix}", models) if args.resume else []
+    models = [row["model"] for row in rows] + [name for name in models if name not in {r["model"] for r in rows}]
+
+    def save(finished: bool) -> tuple[list, list, list]:
+        """Write what has been swept so far: a sweep of hours that is stopped keeps every model it finished."""
+        tables, targets, lines = summarise(rows, args.figures)
+        if not finished:
+            left = models[len(rows):]
+            lines = [f"Partial sweep: {len(rows)} of {len(models)} models; not reached: {', '.join(left)}.", *lines]
+        if not args.dry:
+            write_results(f"zoo{suffix}", f"The whole zoo ({args.device})", tables, targets,
+                          quick=args.quick or bool(args.models) or not finished, notes=lines, data={"rows": rows},
+                          started=started)
+        return tables, targets, lines
+
+    for index, name in enumerate(models[len(rows):], len(rows) + 1):
         log(f"zoo {index}/{len(models)}: {name}…")
         rows.append(run_one(name, args))
         row = rows[-1]
         log("  " + (row.get("failure") or f"ratio {row['ratio']:.2f}, exact {row['exact']}/{row['compared']}"))
-    tables, targets, lines = summarise(rows, args.figures)
+        if index < len(models):
+            save(finished=False)
+    tables, targets, lines = save(finished=True)
     for table in tables:
         print_table(table)
     for line in lines:
         print(line)
     print_targets(targets)
-    if args.dry:
-        return 0 if all("failure" not in row for row in rows) else 1
-    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
-    write_results(f"zoo{suffix}", f"The whole zoo ({args.device})", tables, targets,
-                  quick=args.quick or bool(args.models), notes=lines, data={"rows": rows}, started=started)
-    return 0
-
+    return 0 if not args.dry or all("failure" not in row for row in rows) else 1
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))

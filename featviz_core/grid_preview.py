@@ -40,7 +40,7 @@ from .capture import FeatureMap
 from .colormaps import COLORMAPS, LEVELS, label_colour, lookup_table, plotly_colorscale, surround
 from .grid import NAN_RGB, VECTOR_NORMALIZATION, colour_scale, grid_geometry, label_fits, prepare_grid, text_sizes
 from .grid_settings import GridSettings
-from .normalize import NORMALIZATIONS, flat_level, value_range
+from .normalize import flat_level, value_ranges
 from .shapes import view_of
 from .vector_figure import PER_CHANNEL_NOTE
 
@@ -58,9 +58,9 @@ def grid_preview(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], figure: go.F
     maps = view_of(fmap).maps
     shown = list(range(maps.shape[0])) if settings.order is None else list(settings.order)
     vector = meta["drawn_as"] == "bars"
-    ranges = {mode: value_range(maps, VECTOR_NORMALIZATION if vector and mode == "per_channel" else mode,
-                                percentiles=settings.percentiles, vmin=settings.vmin, vmax=settings.vmax)
-              for mode in NORMALIZATIONS}
+    ranges = value_ranges(maps, percentiles=settings.percentiles, vmin=settings.vmin, vmax=settings.vmax)
+    if vector:  # per-channel min–max means nothing for single values: they are drawn on the layer's range
+        ranges["per_channel"] = ranges[VECTOR_NORMALIZATION]
     spec: dict[str, Any] = {
         "kind": meta["drawn_as"],
         "heading": meta["heading"],
@@ -82,14 +82,14 @@ def grid_preview(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], figure: go.F
         spec["values"] = [_number(v) for v in maps.reshape(-1)[shown].tolist()]
         spec["note"] = PER_CHANNEL_NOTE  # shown under bars asked for per channel
         return spec
-    own = value_range(maps[shown], "per_channel")
+    own = ranges["per_channel"]  # each channel's own, for the channels shown below
     sizes = text_sizes(settings.large_text)
     _, h, w = maps.shape
     scale, block, layout = grid_geometry(shown, h, w, meta["display_width"], sizes)
     side = block * scale
     spec.update(
-        low=[_number(v) for v in own.low.tolist()],
-        high=[_number(v) for v in own.high.tolist()],
+        low=[_number(v) for v in own.low[shown].tolist()],
+        high=[_number(v) for v in own.high[shown].tolist()],
         # the figure's own picture holds these levels when it is drawn per channel
         base=None if meta["normalization"] == "per_channel" else _levels_png(
             prepare_grid(fmap, replace(settings, normalize="per_channel")).indices(layout, scale)),

@@ -6,6 +6,7 @@ a grid says. Every mode here records which raw value lands at each end of the co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -69,18 +70,23 @@ def normalize(
     return Normalized(low.numpy(), high.numpy(), mode, description, values=scaled.numpy())
 
 
-def value_range(
+def value_ranges(
     maps: Union[torch.Tensor, np.ndarray],
-    mode: str = "per_channel",
+    modes: Sequence[str] = tuple(NORMALIZATIONS),
     *,
     percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
     vmin: Optional[float] = None,
     vmax: Optional[float] = None,
-) -> ValueRange:
-    """The raw range :func:`normalize` would map to [0, 1] for each channel, without normalizing: what a
-    browser needs to redraw a grid under another mode (:mod:`featviz_core.grid_preview`)."""
-    low, high, description = _range(*_clean_maps(maps), mode, percentiles, vmin, vmax)
-    return ValueRange(low.numpy(), high.numpy(), mode, description)
+) -> dict[str, ValueRange]:
+    """The raw range :func:`normalize` would map to [0, 1] for each channel under each of ``modes``, without
+    normalizing (the maps are read once): what a browser needs to redraw a grid under another mode
+    (:mod:`featviz_core.grid_preview`)."""
+    clean = _clean_maps(maps)
+    ranges = {}
+    for mode in modes:
+        low, high, description = _range(*clean, mode, percentiles, vmin, vmax)
+        ranges[mode] = ValueRange(low.numpy(), high.numpy(), mode, description)
+    return ranges
 
 
 def flat_level(mode: str) -> float:

@@ -23,6 +23,7 @@ import featviz_core as fv
 from featviz_core import settings
 from featviz_core.cache import LRUCache, activation_cache, capture_for_cache, figure_cache
 from featviz_core.grid import DISPLAY_WIDTH
+from featviz_core.grid_preview import grid_preview, preview_nbytes
 from featviz_core.stats import ChannelStats
 
 MODEL_CACHE_ENTRIES = settings.current().model_cache_entries  # read once: the decorator below is applied at import
@@ -39,6 +40,7 @@ class Caches:
     activations: LRUCache  # (image digest, model key) -> float16 Capture with exact statistics
     stats: LRUCache  # (capture key, layer) -> ChannelStats, for maps that carry none
     figures: LRUCache  # (capture key, layer, GridSettings, subtitle, width) -> plotly Figure
+    previews: LRUCache  # the same and the orders -> what the browser redraws that figure from (grid_preview)
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,6 +50,7 @@ def caches() -> Caches:
         activations=activation_cache(),
         stats=LRUCache(64 * 2**20, lambda stats: 100 * stats.channels),
         figures=figure_cache(),
+        previews=LRUCache(16 * 2**20, preview_nbytes),
     )
 
 
@@ -72,3 +75,11 @@ def cached_grid(capture_key: tuple, fmap: fv.FeatureMap, grid: fv.GridSettings, 
     return caches().figures.get_or_compute(
         key, lambda: fv.channel_grid(fmap, grid, subtitle=subtitle, display_width=display_width)
     )
+
+
+def cached_preview(capture_key: tuple, fmap: fv.FeatureMap, grid: fv.GridSettings, subtitle: str,
+                   orders: dict[str, tuple[int, ...]], display_width: int = DISPLAY_WIDTH) -> dict:
+    """What the browser needs to redraw :func:`cached_grid`'s figure for another display, built once."""
+    figure = cached_grid(capture_key, fmap, grid, subtitle, display_width)
+    key = (capture_key, fmap.name, grid, subtitle, display_width, tuple(orders.items()))
+    return caches().previews.get_or_compute(key, lambda: grid_preview(fmap, figure, grid, orders))

@@ -14,7 +14,7 @@ import featviz_core as fv
 from featviz_core.colormaps import COLORMAPS, DIVERGING
 from featviz_core.layers import LayerEntry, layer_name
 from featviz_core.normalize import DEFAULT_PERCENTILES, NORMALIZATIONS
-from featviz_core.selection import DEFAULT_ACTIVE, PAGE_SIZE, ChannelSelection, select_channels
+from featviz_core.selection import DEFAULT_ACTIVE, PAGE_SIZE, ChannelSelection, orderings, select_channels
 from featviz_core.stats import STAT_COLUMNS, ChannelStats
 
 from .state import keep_choice, persistent_choice
@@ -151,12 +151,34 @@ def pick_channel_order(stats: ChannelStats, page_size: int | None = PAGE_SIZE) -
     keep_choice("order_by")
     left, right = st.columns(2)
     descending = left.toggle("Highest first", value=True, key="descending", disabled=by == "index")
-    show = right.selectbox(
+    right.selectbox(
         "Show", SHOW_CHOICES, key="show", format_func=lambda v: SHOW_LABELS.get(v, f"top {v}"),
         help=f"Readable: every channel when they fit on one page (up to {PAGE_SIZE}), else the {DEFAULT_ACTIVE} "
         f"most active (highest max) in the chosen order. All: every channel, {PAGE_SIZE} to a page. Top N: the "
         "first N in the chosen order.",
     )
-    hide_dead = st.toggle("Hide dead channels", key="hide_dead")
-    return select_channels(stats, by, descending=descending, show=show, hide_dead=hide_dead,
-                           page=int(st.session_state.get(PAGE_KEY) or 1) - 1, page_size=page_size)
+    st.toggle("Hide dead channels", key="hide_dead")
+    return select_channels(stats, by, descending=descending, page_size=page_size, **_view_options())
+
+
+def _view_options() -> dict:
+    """What the channel-order controls say beside the order itself: how many to show, dead ones, the page."""
+    return {"show": st.session_state.get("show", "auto"), "hide_dead": bool(st.session_state.get("hide_dead")),
+            "page": int(st.session_state.get(PAGE_KEY) or 1) - 1}
+
+
+def live_display(grid: fv.GridSettings, stats: ChannelStats,
+                 page_size: int | None = PAGE_SIZE) -> tuple[dict, dict, dict]:
+    """For the grid's redraw in the browser (:mod:`featviz_ui.live_grid`): what it shows (normalization,
+    colour map, order and direction), where the sidebar chooses each (keys, and each option's label), and the
+    channels every order would draw with the other controls as they are."""
+    display = {"normalization": grid.normalize, "colormap": grid.colormap,
+               "order_by": st.session_state.get("order_by", "index"),
+               "descending": bool(st.session_state.get("descending", True))}
+    controls = {
+        "normalization": "normalization", "colormap": "colormap", "order_by": "order_by", "descending": "descending",
+        "labels": {"normalization": {label: mode for mode, label in NORMALIZATIONS.items()},
+                   "colormap": {name: name for name in COLORMAPS},
+                   "order_by": {label: by for by, label in ORDER_LABELS.items()}},
+    }
+    return display, controls, orderings(stats, page_size=page_size, **_view_options())

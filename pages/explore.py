@@ -14,11 +14,11 @@ from featviz_core.images import image_notes
 from featviz_core.selection import PAGE_SIZE, ChannelSelection
 from featviz_core.shapes import ChannelView, view_of
 from featviz_core.stats import MIN_NOISE_SIZE, NOISE_THRESHOLD, ChannelStats, layer_values
-from featviz_ui.caches import cached_grid, cached_stats
-from featviz_ui.controls import PAGE_KEY, pick_channel_order, pick_display, pick_layer
+from featviz_ui.caches import cached_grid, cached_preview, cached_stats
+from featviz_ui.controls import PAGE_KEY, live_display, pick_channel_order, pick_display, pick_layer
+from featviz_ui.live_grid import live_grid
 from featviz_ui.page import show_messages, start_page, stop_page
 from featviz_ui.state import keep_choice, persistent_choice, show_in_link
-from featviz_ui.tile_clicks import tile_clicks
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
 
@@ -285,14 +285,16 @@ def grid_caption(meta: dict, grid: fv.GridSettings) -> str:
 
 
 grid_heading(selection)
+grid_width = PRESENTATION_WIDTH if grid.large_text else DISPLAY_WIDTH
 try:
-    figure = cached_grid(ctx.capture_key, fmap, grid, model.label,
-                         display_width=PRESENTATION_WIDTH if grid.large_text else DISPLAY_WIDTH)
+    figure = cached_grid(ctx.capture_key, fmap, grid, model.label, display_width=grid_width)
 except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
     stop_page(ctx, messages)
 st.plotly_chart(figure, width="stretch", key="grid", config={"displaylogo": False, "scrollZoom": False})
-tile_clicks("grid", open_channel)
+shown, controls, orders = live_display(grid, stats, page_size=None if bars else PAGE_SIZE)
+live_grid("grid", open_channel, display=shown, controls=controls,
+          preview=cached_preview(ctx.capture_key, fmap, grid, model.label, orders, display_width=grid_width))
 st.caption(grid_caption(figure.layout.meta["featviz"], grid))
 
 downloads(model, ctx.image, captured, fmap, stats, display.with_order(selection.exported),

@@ -39,6 +39,13 @@ def chart(at: AppTest, key: str) -> dict:
     return found[0]
 
 
+def component_data(at: AppTest, key: str) -> dict:
+    """The data a ``st.components.v2`` component with key ``key`` was given (its element id ends with the key)."""
+    found = [json.loads(c.proto.json) for c in at.get("bidi_component") if c.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, f"expected one component with key {key!r}, found {len(found)}"
+    return found[0]
+
+
 def grid_spec(at: AppTest) -> dict:
     """The feature-map grid's figure."""
     return chart(at, "grid")
