@@ -279,6 +279,11 @@ def mosaic_png(prepared: PreparedGrid, layout: MosaicLayout, colormap: str, scal
     return buffer.getvalue()
 
 
+def png_data_uri(png: bytes) -> str:
+    """A PNG as the data URI a figure (and a browser) takes."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def channel_grid(
     fmap: Union[FeatureMap, torch.Tensor, np.ndarray],
     settings: Optional[GridSettings] = None,
@@ -328,7 +333,7 @@ def channel_grid(
     figure = go.Figure()
     figure.add_trace(
         go.Image(
-            source="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            source=png_data_uri(png),
             x0=0, dx=1, y0=0, dy=1, hoverinfo="skip", name="mosaic",
         )
     )

@@ -5,8 +5,8 @@ Through the server, a display change is a rerun, a new figure of up to 2 MB and 
 change. Every normalization maps each channel's raw values to colour levels by an affine map and a clip, and
 every channel order only moves tiles, so the picture can be redrawn from:
 
-- each tile's levels under per-channel min–max (the figure's own picture when it is drawn so, else one more
-  8-bit PNG of them) and each shown channel's raw minimum and maximum;
+- each tile's levels under per-channel min–max (the figure's own palette picture when it is drawn so, else
+  one more such picture drawn so) and each shown channel's raw minimum and maximum;
 - the layer's range under every normalization (percentile clip and fixed range at the settings in use);
 - the channels every other order would draw, with the rest of the view as it is
   (:func:`featviz_core.selection.orderings`);
@@ -25,7 +25,6 @@ moment later, replaces the redraw. The dashboard's side is
 from __future__ import annotations
 
 import base64
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -34,11 +33,20 @@ from typing import Any, Union
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from PIL import Image
 
 from .capture import FeatureMap
 from .colormaps import COLORMAPS, LEVELS, label_colour, lookup_table, plotly_colorscale, surround
-from .grid import NAN_RGB, VECTOR_NORMALIZATION, colour_scale, grid_geometry, label_fits, prepare_grid, text_sizes
+from .grid import (
+    NAN_RGB,
+    VECTOR_NORMALIZATION,
+    colour_scale,
+    grid_geometry,
+    label_fits,
+    mosaic_png,
+    png_data_uri,
+    prepare_grid,
+    text_sizes,
+)
 from .grid_settings import GridSettings
 from .normalize import flat_level, value_ranges
 from .shapes import view_of
@@ -66,7 +74,7 @@ def grid_preview(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], figure: go.F
         "heading": meta["heading"],
         "normalization": meta["normalization"],
         "colormap": settings.colormap,
-        "shown": list(shown),
+        "shown": shown,
         "orders": {key: list(channels) for key, channels in orders.items()},
         "scales": {
             mode: {
@@ -90,9 +98,10 @@ def grid_preview(fmap: Union[FeatureMap, torch.Tensor, np.ndarray], figure: go.F
     spec.update(
         low=[_number(v) for v in own.low[shown].tolist()],
         high=[_number(v) for v in own.high[shown].tolist()],
-        # the figure's own picture holds these levels when it is drawn per channel
-        base=None if meta["normalization"] == "per_channel" else _levels_png(
-            prepare_grid(fmap, replace(settings, normalize="per_channel")).indices(layout, scale)),
+        # the figure's own picture holds these levels when it is drawn per channel; else the same palette PNG
+        # drawn per channel (the browser reads its palette indices, not its colours)
+        base=None if meta["normalization"] == "per_channel" else png_data_uri(mosaic_png(
+            prepare_grid(fmap, replace(settings, normalize="per_channel")), layout, settings.colormap, scale)),
         geometry={
             "cols": layout.cols, "pad": layout.pad, "label": layout.label,
             "pitch": [layout.pitch_y, layout.pitch_x], "tile": [-(-h // scale), -(-w // scale)],
@@ -126,13 +135,6 @@ def preview_nbytes(spec: Mapping[str, Any]) -> int:
     """About what a preview holds, for a byte-bounded cache: its picture and its lists of numbers."""
     numbers = len(spec["shown"]) * 4 + sum(len(channels) for channels in spec["orders"].values())
     return len(spec.get("base") or "") + 24 * numbers + 4096
-
-
-def _levels_png(indices: np.ndarray) -> str:
-    """An 8-bit greyscale PNG of a mosaic's palette indices, as a data URI."""
-    buffer = io.BytesIO()
-    Image.fromarray(indices, mode="L").save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _number(value: float) -> float | None:

@@ -255,11 +255,12 @@ async function redraw(gd, spec, shown, display) {
         const values = traceIndex(gd, 'values');
         hover = hover || { z: gd._fullData[values].z, customdata: gd._fullData[values].customdata };
         if (reordered) later[values] = hoverCells(spec, hover, order);
+        await painted();  // the tiles and their numbers on screen first: the colour bar takes Plotly a while
     }
     drawn.set(gd, { display, order, hover, figure: figureOf(spec) });
     await showColourBar(gd, traceIndex(gd, 'scale'), scale, display.colormap);
     if (Object.keys(later).length) {
-        await painted();  // the tiles, numbers and scale on screen first; hover and clicks follow in a moment
+        await painted();  // the scale on screen first; hover and clicks follow in a moment
         await update(gd, later, {});
     }
     // said on the chart's node (bubbling), for whoever waits for the grid: the browser tests, for one

@@ -292,8 +292,8 @@ except ValueError as exc:
     st.error(f"This view cannot be drawn: {exc}")
     stop_page(ctx, messages)
 st.plotly_chart(figure, width="stretch", key="grid", config={"displaylogo": False, "scrollZoom": False})
-shown, controls, orders = live_display(grid, stats, page_size=None if bars else PAGE_SIZE)
-live_grid("grid", open_channel, display=shown, controls=controls,
+on_screen, controls, orders = live_display(grid, stats, page_size=None if bars else PAGE_SIZE)
+live_grid("grid", open_channel, display=on_screen, controls=controls,
           preview=cached_preview(ctx.capture_key, fmap, grid, model.label, orders, display_width=grid_width))
 st.caption(grid_caption(figure.layout.meta["featviz"], grid))
 
