@@ -39,7 +39,7 @@ from __future__ import annotations
 import inspect
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -168,14 +168,14 @@ def remember_plan(model: nn.Module, key: PlanKey, plan: WritePlan) -> None:
         plans[key] = plan
 
 
-_FAST_PATH_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
+FAST_PATH_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
 """Modules that check ``has_torch_function`` and take a different kernel when a mode is active."""
 
 
-def guard_for(modules: Iterable[nn.Module], plan: Optional[WritePlan] = None) -> Guard:
-    """Copy-on-write (or the ``plan`` a watched pass left), unless a torch function mode would move a model
-    with these ``modules`` off its own fast path."""
-    if any(isinstance(module, _FAST_PATH_MODULES) for module in modules):
+def guard_for(fast_path: bool, plan: Optional[WritePlan] = None) -> Guard:
+    """Copy-on-write (or the ``plan`` a watched pass left), unless the model has a module that a torch
+    function mode would move off its own fast path (``fast_path``: one of :data:`FAST_PATH_MODULES`)."""
+    if fast_path:
         return CopyAtOnce()
     return PlannedCopies(plan) if plan is not None else CopyOnWrite()
 
