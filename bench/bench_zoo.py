@@ -75,9 +75,11 @@ def measure_model(name: str, repeats: int | None, warmup: int, device: str, figu
     import plotly.io as pio
     import torch
     import torchvision
+    from torch.nn.modules.module import register_module_forward_hook
 
     import featviz_core as fv
     from featviz_core.cache import capture_for_cache
+    from featviz_core.copy_on_write import known_plan
     from featviz_core.grid import is_vector
     from featviz_core.selection import PAGE_SIZE, select_channels
     from featviz_core.settings import current as settings
@@ -120,6 +122,22 @@ def measure_model(name: str, repeats: int | None, warmup: int, device: str, figu
     if repeats is None:
         repeats = max(3, min(15, int(TIMING_BUDGET_S / max(2.2 * first_plain, 1e-3))))
     timing = time_pair(captured, plain, repeats=repeats, warmup=warmup)
+
+    # the profile: the forward hooks alone, keeping references and copying nothing (not a correct capture:
+    # in-place ops overwrite what they keep), which every hook-based capture pays before it copies anything
+    def hooked() -> object:
+        kept: list[Any] = []
+        handle = register_module_forward_hook(lambda _module, _args, output: kept.append(output))
+        try:
+            with torch.inference_mode():
+                model(batch)
+        finally:
+            handle.remove()
+        sync()
+        return kept
+
+    hooks_timing = time_pair(hooked, plain, repeats=repeats, warmup=1)
+    plan = known_plan(model, (tuple(batch.shape), batch.dtype, batch.device))
 
     # exactness against an independent reference: clone every module output as it is returned
     reference: dict[str, list[torch.Tensor]] = {}
@@ -175,6 +193,8 @@ def measure_model(name: str, repeats: int | None, warmup: int, device: str, figu
         "plain_s": timing.baseline_median,
         "capture_s": timing.candidate_median,
         "ratio": timing.ratio,
+        "hooks_ratio": hooks_timing.ratio,
+        "copied": len(plan.copy) if plan is not None else None,  # None: every output copied (attention models)
         "pairs": repeats,
         "captured_mb": maps.nbytes / 2**20,
         "cached_mb": cached_mb,
@@ -245,12 +265,13 @@ def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], l
     table = Table(
         "Every model: capture vs plain forward pass (median of alternating pairs), exactness, memory of one "
         "capture, largest and slowest grid figure",
-        ["model", "input", "layers", "exact", "plain ms", "capture ms", "ratio", "peak RSS MB", "minor faults",
+        ["model", "input", "layers", "exact", "plain ms", "capture ms", "ratio", "hooks only", "copied",
+         "peak RSS MB", "minor faults",
          "float16 MB", "dashboard peak RSS MB", "in memory / spilled MB", "largest figure", "slowest figure"],
     )
     for r in rows:
         if "failure" in r:
-            table.rows.append([r["model"], *[""] * 12, f"failed: {r['failure']}"])
+            table.rows.append([r["model"], *[""] * 14, f"failed: {r['failure']}"])
             continue
         largest = slowest = "not measured"
         if figures:
@@ -260,7 +281,8 @@ def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], l
             slowest = f"{took_s:.2f} s, {where_s}"
         table.rows.append([
             r["model"], r["input"], str(r["layers"]), f"{r['exact']}/{r['compared']}", f"{r['plain_s'] * 1e3:.1f}",
-            f"{r['capture_s'] * 1e3:.1f}", f"{r['ratio']:.2f}", f"{r['peak_rss_mb']:.0f}", str(r["minor_faults"]),
+            f"{r['capture_s'] * 1e3:.1f}", f"{r['ratio']:.2f}", _hooks_ratio(r), _copied(r),
+            f"{r['peak_rss_mb']:.0f}", str(r["minor_faults"]),
             f"{r['cached_mb']:.0f}", f"{r['dashboard_peak_rss_mb']:.0f}",
             f"{r['kept_mb']:.0f} / {r['spilled_mb']:.0f}", largest, slowest,
         ])
@@ -277,6 +299,7 @@ def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], l
         f"capture ratio: median {median_ratio:.2f}, worst {worst['ratio']:.2f} ({worst['model']})" if worst else "",
         f"above {MEDIAN_TARGET}: {sum(x > MEDIAN_TARGET for x in ratios)}; above {WORST_TARGET}: "
         f"{sum(x > WORST_TARGET for x in ratios)}",
+        _over_budget_profile(ran),
         f"exact: {sum(r['exact'] for r in ran)} of {sum(r['compared'] for r in ran)} layers bit-identical",
         f"captures larger than the activation cache (float16): {len(over_cache)} {over_cache}",
         f"dashboard captures that spilled past FEATVIZ_CAPTURE_RAM_MB: {len(spilled)} {spilled}; holding more than "
@@ -304,6 +327,26 @@ def summarise(rows: list[dict[str, Any]], figures: bool) -> tuple[list[Table], l
             Target("every figure built in < 0.3 s", over_time == 0, f"{over_time} of {total} over"),
         ]
     return [table], targets, [line for line in lines if line]
+
+
+def _hooks_ratio(row: dict[str, Any]) -> str:
+    return f"{row['hooks_ratio']:.2f}" if "hooks_ratio" in row else "not measured"
+
+
+def _copied(row: dict[str, Any]) -> str:
+    if "hooks_ratio" not in row:
+        return "not measured"
+    return "all" if row["copied"] is None else f"{row['copied']}/{row['layers']}"
+
+
+def _over_budget_profile(ran: list[dict[str, Any]]) -> str:
+    """Why the models above the worst-case target miss it: how much of their ratio the hooks alone cost."""
+    over = [r for r in ran if r["ratio"] > WORST_TARGET and "hooks_ratio" in r]
+    if not over:
+        return ""
+    hooks_heavy = [r["model"] for r in over if r["hooks_ratio"] - 1 >= (r["ratio"] - 1) / 2]
+    return (f"above {WORST_TARGET}, the hooks alone (references kept, nothing copied) cost half the overhead or more "
+            f"in {len(hooks_heavy)} of {len(over)}: {hooks_heavy}")
 
 
 def stored_rows(name: str, models: list[str]) -> list[dict]:
