@@ -30,8 +30,9 @@ BENCHMARKS = {  # result name -> script
     "browser": "bench_browser.py",
     "scan": "bench_scan.py",
     "zoo": "bench_zoo.py",
+    "zoo_timing": "bench_zoo.py",  # its --no-figures sweep
 }
-ALONE = ("zoo",)
+ALONE = ("zoo", "zoo_timing")
 """Run only by their own command (the whole zoo takes hours); RESULTS.md shows their stored results."""
 TIMEOUT_S = 900  # per benchmark; each is meant to take under ~4 minutes
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
