@@ -24,6 +24,7 @@ cat photo, and the allocator tuned as the dashboard's server does. Per model:
     python bench/bench_zoo.py --models resnet18 regnet_y_400mf --repeats 21
     python bench/bench_zoo.py --device cuda            # the same sweep on a GPU
     python bench/bench_zoo.py --resume                 # go on from the stored result (it is written after each model)
+    python bench/bench_zoo.py --redo alexnet resnet18  # sweep these again, keeping the stored rest
     python bench/bench_zoo.py --no-figures             # timings and memory only: bench/results/zoo_timing.json
 """
 
@@ -433,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry", action="store_true", help="print the table, write no result file")
     parser.add_argument("--resume", action="store_true",
                         help="keep the models the stored result already holds and sweep only the rest")
+    parser.add_argument("--redo", nargs="+", metavar="MODEL", default=[],
+                        help="sweep these models again in place of their stored rows (implies --resume)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -447,11 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models or (list(QUICK_MODELS) if args.quick else list_zoo_models())
     # a sweep without figures is a timing sweep: it goes beside the full one rather than over it
     suffix = ("" if args.device == "cpu" else f"_{args.device.split(':')[0]}") + ("" if args.figures else "_timing")
-    rows = stored_rows(f"zoo{suffix}", models) if args.resume else []
+    rows = stored_rows(f"zoo{suffix}", models) if args.resume or args.redo else []
+    stored_order = {row["model"]: index for index, row in enumerate(rows)}  # a redone row goes back in its place
+    rows = [row for row in rows if row["model"] not in set(args.redo)]
     models = [row["model"] for row in rows] + [name for name in models if name not in {r["model"] for r in rows}]
 
     def save(finished: bool) -> tuple[list, list, list]:
         """Write what has been swept so far: a sweep of hours that is stopped keeps every model it finished."""
+        rows.sort(key=lambda row: stored_order.get(row["model"], len(stored_order)))
         tables, targets, lines = summarise(rows, args.figures)
         if not finished:
             left = models[len(rows):]

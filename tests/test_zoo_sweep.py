@@ -32,3 +32,28 @@ def test_a_handful_of_zoo_models_run_exactly_and_stay_within_the_figure_budget()
     exact = next(line for line in out.splitlines() if line.startswith("exact: "))
     compared = int(exact.split()[3])
     assert compared > 300 and exact.split()[1] == exact.split()[3], exact
+
+
+def test_redo_sweeps_only_the_named_models_and_puts_their_rows_back_in_place(monkeypatch):
+    """``--redo`` re-measures a few models of a stored sweep of hours without losing or reordering the rest."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_zoo
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    stored = [{"model": name, "failure": "stored"} for name in ("alexnet", "resnet18", "vgg11", "vit_b_16")]
+    swept: list[str] = []
+    written: list[list[dict]] = []
+
+    def run_one(name, _args):
+        swept.append(name)
+        return {"model": name, "failure": "redone"}
+
+    monkeypatch.setattr(bench_zoo, "stored_rows", lambda _name, models: [r for r in stored if r["model"] in models])
+    monkeypatch.setattr(bench_zoo, "run_one", run_one)
+    monkeypatch.setattr(bench_zoo, "write_results", lambda *_a, data, **_k: written.append(list(data["rows"])))
+    bench_zoo.main(["--models", "alexnet", "resnet18", "vgg11", "vit_b_16", "--redo", "vit_b_16", "resnet18"])
+    assert sorted(swept) == ["resnet18", "vit_b_16"]
+    rows = written[-1]
+    assert [r["model"] for r in rows] == ["alexnet", "resnet18", "vgg11", "vit_b_16"]
+    assert [r["failure"] for r in rows] == ["stored", "redone", "stored", "redone"]
