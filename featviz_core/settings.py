@@ -2,16 +2,18 @@
 
 Each setting is an environment variable, parsed once, the first time anything asks (:func:`current`);
 :func:`reload` reads the environment again (tests, or a notebook that changed ``os.environ``). A value that
-cannot be parsed, or a size that is not positive, is reported in the log and the default is used.
+cannot be used (not a number, not finite, not positive, a fraction where a count is meant, a name that is not
+one of the setting's choices) is reported in one warning line in the log and the default is used.
 
-``python -m featviz_core settings`` prints the table with the values in force; the README's *Limits and
-safety* table is this table (``tests/test_settings.py`` holds them together).
+``python -m featviz_core settings`` prints the table with the values in force; the table in
+``docs/limits-and-safety.md`` is this table (``tests/test_settings.py`` holds them together).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,8 +26,10 @@ _OFF = ("0", "false", "no", "off")
 _ON = ("1", "true", "yes", "on")
 
 
-def _setting(variable: str, default: Any, unit: str, meaning: str) -> Any:
-    return field(default=default, metadata={"variable": variable, "unit": unit, "meaning": meaning})
+def _setting(variable: str, default: Any, unit: str, meaning: str, choices: tuple[str, ...] = ()) -> Any:
+    """A field carrying what the table and :func:`_parse` need; ``choices``, where given, are the only values used."""
+    return field(default=default,
+                 metadata={"variable": variable, "unit": unit, "meaning": meaning, "choices": choices})
 
 
 def _scaled(name: str, unit: int) -> property:
@@ -68,7 +72,8 @@ class Settings:
                              "where scan results (Parquet and a manifest per scan) are kept and listed")
     scan_engine: str = _setting(
         "FEATVIZ_SCAN_ENGINE", "in-process", "name",
-        "how the Dataset page runs scans: in-process, or ray (optional install) on FEATVIZ_RAY_ADDRESS")
+        "how the Dataset page runs scans: in-process, or ray (optional install) on FEATVIZ_RAY_ADDRESS",
+        choices=("in-process", "ray"))
     ray_address: str = _setting("FEATVIZ_RAY_ADDRESS", "", "address",
                                 "the Ray cluster for scans (ray://host:10001 or auto); none: a local Ray")
 
@@ -153,7 +158,7 @@ def table() -> list[SettingInfo]:
 
 
 def format_value(value: Any, unit: str) -> str:
-    """``50 MB``, ``1 GB``, ``on``: how a value reads in the README and on the page."""
+    """``50 MB``, ``1 GB``, ``on``: how a value reads in the docs and on the page."""
     if unit == "on/off":
         return "on" if value else "off"
     if isinstance(value, str):
@@ -176,20 +181,31 @@ def reload() -> Settings:
 
 
 def _parse(spec: dataclasses.Field, raw: str) -> Any:
-    variable, default = spec.metadata["variable"], spec.default
+    """The value ``raw`` stands for, or the default with one warning: a value the server cannot use never gets in."""
+    meta, default = spec.metadata, spec.default
+    variable, unit, choices = meta["variable"], meta["unit"], meta["choices"]
     text = raw.strip().lower()
-    if isinstance(default, str):
+    if choices:  # compared case-insensitively; the canonical spelling is what the code compares against
+        for choice in choices:
+            if text == choice.lower():
+                return choice
+        expected = "one of " + ", ".join(choices)
+    elif isinstance(default, str):
         return raw.strip()
-    if isinstance(default, bool):
+    elif isinstance(default, bool):
         if text in _ON or text in _OFF:
             return text in _ON
+        expected = "one of " + ", ".join(_ON + _OFF)
     else:
         try:
             value = float(text)
         except ValueError:
-            value = 0.0
-        if value > 0:
-            return int(value) if isinstance(default, int) else value
-    _LOG.warning("featviz: %s=%r is not a valid %s; using %s.", variable, raw, spec.metadata["unit"],
-                 format_value(default, spec.metadata["unit"]))
+            value = math.nan
+        whole = isinstance(default, int)
+        # inf would overflow int() or every *_bytes property; a fraction of a count is not what was meant
+        if math.isfinite(value) and value > 0 and (value.is_integer() or not whole):
+            return int(value) if whole else value
+        expected = f"a {'whole' if whole else 'finite'} number of {unit} above 0"
+    used = default if isinstance(default, str) else format_value(default, unit)  # a log line, not Markdown
+    _LOG.warning("featviz: %s=%r is not %s; using %s.", variable, raw, expected, used)
     return default

@@ -1,5 +1,5 @@
-"""One settings module: every FEATVIZ_* variable parsed once, the README's table and Streamlit's limit agree
-with it, and the uploaders state the numbers it holds."""
+"""One settings module: every FEATVIZ_* variable parsed once, the table in docs/limits-and-safety.md and
+Streamlit's limit agree with it, and the uploaders state the numbers it holds."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from featviz_core import settings
 from tests.support.apptest import start
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_readme_table_is_the_settings_table():
-    readme = (ROOT / "README.md").read_text()
-    rows = [line for line in readme.splitlines() if re.match(r"\| `FEATVIZ_[A-Z_]+` \|", line)]
+def test_the_limits_and_safety_table_is_the_settings_table():
+    page = (ROOT / "docs" / "limits-and-safety.md").read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if re.match(r"\| `FEATVIZ_[A-Z_]+` \|", line)]
     expected = [f"| `{row.variable}` | {row.default} | {row.meaning} |" for row in settings.table()]
     assert rows == expected
 
@@ -71,3 +73,47 @@ def test_the_uploaders_state_and_enforce_the_configured_limits(setting):
     at.sidebar.radio(key="weights").set_value("upload").run()
     assert at.sidebar.file_uploader(key="weights_file").proto.max_upload_size_mb == 12
     assert not at.exception
+
+
+def reload_refusing(monkeypatch, caplog, variable: str, raw: str) -> tuple[settings.Settings, list[str]]:
+    """Set one variable, reload, and return the settings with the warnings that name it."""
+    monkeypatch.setenv(variable, raw)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="featviz"):
+        loaded = settings.reload()
+    return loaded, [record.getMessage() for record in caplog.records
+                    if record.name == "featviz" and variable in record.getMessage()]
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "-inf", "1e400"])
+def test_a_size_that_is_not_finite_is_refused_once(monkeypatch, caplog, raw):
+    loaded, lines = reload_refusing(monkeypatch, caplog, "FEATVIZ_MAX_IMAGE_MB", raw)
+    assert (loaded.max_image_mb, loaded.max_image_bytes) == (50.0, 50 * 2**20)
+    assert len(lines) == 1 and repr(raw) in lines[0] and "using 50 MB" in lines[0]
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "0.5", "2.5", "0", "-2", "some"])
+def test_a_count_that_is_not_a_whole_number_above_zero_is_refused_once(monkeypatch, caplog, raw):
+    loaded, lines = reload_refusing(monkeypatch, caplog, "FEATVIZ_MODEL_CACHE_ENTRIES", raw)
+    assert loaded.model_cache_entries == 4 and type(loaded.model_cache_entries) is int
+    assert len(lines) == 1 and repr(raw) in lines[0] and "using 4 models" in lines[0]
+
+
+@pytest.mark.parametrize("raw", ["2", " 2 ", "2.0"])
+def test_a_whole_count_is_accepted_as_an_int(monkeypatch, caplog, raw):
+    loaded, lines = reload_refusing(monkeypatch, caplog, "FEATVIZ_MODEL_CACHE_ENTRIES", raw)
+    assert loaded.model_cache_entries == 2 and type(loaded.model_cache_entries) is int
+    assert lines == []
+
+
+def test_an_unknown_scan_engine_is_refused_and_the_allowed_ones_are_named(monkeypatch, caplog):
+    loaded, lines = reload_refusing(monkeypatch, caplog, "FEATVIZ_SCAN_ENGINE", "bogus")
+    assert loaded.scan_engine == "in-process"
+    assert lines == ["featviz: FEATVIZ_SCAN_ENGINE='bogus' is not one of in-process, ray; using in-process."]
+
+
+@pytest.mark.parametrize(("raw", "used"), [("RAY", "ray"), (" ray ", "ray"), ("In-Process", "in-process")])
+def test_a_scan_engine_is_compared_without_case_and_kept_in_its_canonical_spelling(monkeypatch, caplog, raw, used):
+    loaded, lines = reload_refusing(monkeypatch, caplog, "FEATVIZ_SCAN_ENGINE", raw)
+    assert loaded.scan_engine == used
+    assert lines == []
