@@ -1,6 +1,6 @@
-"""What each model source may run, as the README's table says: a torch.export archive is refused wherever it is
-given (loading one unpickles), TorchScript's deprecation is told to the person rather than hidden, and a file
-given to the wrong box is named for what it is."""
+"""What each model source may run, as the table in docs/limits-and-safety.md (*Model sources*) says: a
+torch.export archive is refused wherever it is given (loading one unpickles), TorchScript's deprecation is told
+to the person rather than hidden, and a file given to the wrong box is named for what it is."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The README's Python example runs as written (with the files it names made in a temporary folder)."""
+"""The Python examples in the README and docs/ run as written (with the files they name made in a temporary
+folder): the README's own, then each docs page's in file order (docs/your-own-model.md's ONNX and registry
+examples)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,18 @@ import torchvision
 
 import featviz_core as fv
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "the README has a Python example"
+    assert python_blocks(README), "the README has a Python example"
+    assert python_blocks(ROOT / "docs" / "your-own-model.md"), "docs/your-own-model.md has the ONNX example"
     fv.load_sample("Cat (Chelsea)").save(tmp_path / "photo.jpg")
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "weights.pth")
     buffer = io.BytesIO()
@@ -30,8 +38,9 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(go.Figure, "show", lambda figure, *a, **k: shown.append(figure))  # no browser in tests
     namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own documentation
+    for page in PAGES:
+        for block in python_blocks(page):
+            exec(compile(block, str(page), "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["maps"]["layer1.0.conv1"].shape == (64, 56, 56)
     assert len(shown) == 1 and shown[0].layout.meta["featviz"]["channels_total"] == 64
     assert namespace["mine"].weights.startswith("uploaded weights.pth")
