@@ -129,7 +129,7 @@ def read_rss_bytes(pid: int) -> int:
 
 
 def find_pid_by_port(port: int, must_contain: str = "streamlit") -> int:
-    """The PID of the process started with ``--server.port <port>`` (featviz_ui.testing.dashboard keeps its
+    """The PID of the process started with ``--server.port <port>`` (tests.support.browser.dashboard keeps its
     Popen to itself), found by scanning /proc/*/cmdline; psutil is not a dependency of featviz."""
     try:
         import psutil  # type: ignore[import-not-found]
@@ -166,7 +166,7 @@ def _has_port(args: Sequence[str], port: int) -> bool:
 def freeze_dashboard_sources() -> None:
     """Make dashboards started from now on ignore source-file changes (Streamlit's file watcher off).
 
-    Why: ``featviz_ui.testing.dashboard`` passes this process's environment to ``streamlit run``. With the
+    Why: ``tests.support.browser.dashboard`` passes this process's environment to ``streamlit run``. With the
     watcher on, an edit anywhere in the working tree during a benchmark (someone else working in the repo)
     makes the server re-import featviz_core mid-run, which changes what is measured and can break the app.
     """

@@ -1,6 +1,6 @@
 """A/B: this checkout's capture against an earlier commit's, in one process, alternating.
 
-Why: a change to ``featviz_core.capture`` moves the capture-overhead ratio by a few per cent, less than the
+Why: a change to ``featviz_core.capturing._capture`` moves the capture-overhead ratio by a few per cent, less than the
 drift between two runs of ``bench_capture.py``. Timing both versions side by side, on the same model and
 input, in the same process, is what can tell such a change from noise. Also times what a new image or
 model costs the UI: the earlier commit's capture followed by ``compact`` (the float16 copy the dashboard

@@ -1,7 +1,7 @@
 """In the browser: time from a click to the grid being drawn, in Chromium, for every kind of change.
 
 Why: the core benchmarks time Python; a person waits for the whole path: the rerun, the figure's JSON
-over the websocket, and Plotly drawing it. This starts the real dashboard (``featviz_ui.testing.dashboard``)
+over the websocket, and Plotly drawing it. This starts the real dashboard (``tests.support.browser.dashboard``)
 and times, in headless Debian Chromium: the first grid on a fresh page load; a layer change to a 64-, a
 512-, a 2048-channel layer and a vector; and on each of them a display change (normalization, colour map,
 channel order). Each measurement alternates between two choices, so every choice is a real change.
@@ -26,16 +26,7 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-from featviz_core.normalize import NORMALIZATIONS
-from featviz_ui.testing import (
-    GRID,
-    choose,
-    dashboard,
-    launch,
-    settle,
-    use_untrained_zoo_model,
-    wait_for_grid,
-)
+from featviz_core.draw import NORMALIZATIONS
 
 from _common import (
     REPO_ROOT,
@@ -50,6 +41,17 @@ from _common import (
     report_browser_failure,
     wait_script_idle,
     write_results,
+)
+
+sys.path.insert(0, str(REPO_ROOT))  # `python bench/bench_browser.py` puts bench/, not the root, on sys.path
+from tests.support.browser import (  # noqa: E402 - the browser driver lives with the tests (playwright is dev-only)
+    GRID,
+    choose,
+    dashboard,
+    launch,
+    settle,
+    use_untrained_zoo_model,
+    wait_for_grid,
 )
 
 LAYER_TARGET_S = 0.5
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(table)
     print_targets(targets)
     notes = [
-        "Real dashboard (`streamlit run app.py` via featviz_ui.testing.dashboard, empty TORCH_HOME, untrained zoo "
+        "Real dashboard (`streamlit run app.py` via tests.support.browser.dashboard, empty TORCH_HOME, untrained zoo "
         "weights) in headless Debian Chromium via Playwright, viewport 1400×1100, default view of each layer "
         "(the readable default: every channel up to a page of 256, else the 64 most active).",
         "Start: the pointer's press on the option, in the page's clock (first grid: page.goto in a fresh browser "
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "expected layer; the page then settles, untimed. Layer changes alternate with a second layer; display "
         "changes alternate two options and both directions are timed. Runs before this one started the clock "
         "at Playwright's call to click, which also counted Playwright finding and checking the option.",
-        "A display change is first drawn by the browser (featviz_ui.live_grid, from featviz_core.grid_preview): "
+        "A display change is first drawn by the browser (featviz_ui.live_grid, from featviz_core.draw._grid_preview): "
         "the row's time is when its tiles and numbers are on screen; 'all of it redrawn' is when the component "
         "says it has finished (colour bar and, after a new order, the hover layer: its featviz-redrawn event); "
         "'the server's own figure of it' is when the figure the server built for it replaced that redraw, the "

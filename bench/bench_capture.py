@@ -1,4 +1,4 @@
-"""Capture overhead: ``featviz_core.capture`` (every layer, one forward pass) vs a plain forward pass.
+"""Capture overhead: ``featviz_core.capturing._capture`` (every layer, one forward pass) vs a plain forward pass.
 
 Why: the dashboard captures every layer so that changing the layer never runs the model again. That is
 only a good trade if recording every layer costs little more than the forward pass itself

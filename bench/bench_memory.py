@@ -2,7 +2,7 @@
 
 Why: every switch reruns the page, reads a capture from Streamlit's cache and builds a new figure; a leak
 there (figures, captures or models kept alive, caches that do not evict) grows the server until it falls
-over. This starts the real dashboard (``featviz_ui.testing.dashboard``), drives it with Chromium through
+over. This starts the real dashboard (``tests.support.browser.dashboard``), drives it with Chromium through
 layer/normalization switches across 3 sample images and 2 models (the bundled, trained digits CNN and an
 untrained resnet18), and reads the server's VmRSS after a warm-up cycle (which fills every cache) and at
 intervals. Target: growth from after warm-up to the end < 5 %.
@@ -27,9 +27,8 @@ from typing import Any, Optional
 
 from playwright.sync_api import sync_playwright
 
-from featviz_core.normalize import NORMALIZATIONS
+from featviz_core.draw import NORMALIZATIONS
 from featviz_core.samples import DEFAULT_SAMPLE
-from featviz_ui.testing import choose, dashboard, launch, use_untrained_zoo_model, wait_for_grid, wait_for_meta
 
 from _common import (
     REPO_ROOT,
@@ -46,6 +45,16 @@ from _common import (
     report_browser_failure,
     wait_script_idle,
     write_results,
+)
+
+sys.path.insert(0, str(REPO_ROOT))  # `python bench/bench_memory.py` puts bench/, not the root, on sys.path
+from tests.support.browser import (  # noqa: E402 - the browser driver lives with the tests (playwright is dev-only)
+    choose,
+    dashboard,
+    launch,
+    use_untrained_zoo_model,
+    wait_for_grid,
+    wait_for_meta,
 )
 
 TARGET_GROWTH = 0.05
@@ -250,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{growth:+.1%}")]
     print_targets(targets)
     notes = [
-        "Server: `streamlit run app.py` started by featviz_ui.testing.dashboard with an empty TORCH_HOME; its PID "
+        "Server: `streamlit run app.py` started by tests.support.browser.dashboard with an empty TORCH_HOME; its PID "
         "found from its `--server.port` command line in /proc; RSS from /proc/<pid>/status (one process).",
         f"Driven by headless Chromium: samples {', '.join(SAMPLES)}; models digits_cnn (bundled, trained) and "
         "resnet18 (untrained); switches alternate a layer change and a normalization change (all five modes "

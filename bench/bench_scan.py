@@ -100,7 +100,7 @@ def memory(count: int) -> dict:
 def ray_engine(collection: datasets.Dataset, layers: list[str], batch_size: int) -> list[dict]:
     import ray
 
-    from featviz_core.scan_ray import scan_on_ray
+    from featviz_core.scan import scan_on_ray
 
     model = fv.load_model("resnet18", weights=None, device="cpu")
     rows = []

@@ -79,12 +79,12 @@ def measure_model(name: str, repeats: int | None, warmup: int, device: str, figu
     from torch.nn.modules.module import register_module_forward_hook
 
     import featviz_core as fv
+    from featviz_core.activations import channel_view
+    from featviz_core.analysis import PAGE_SIZE, select_channels
     from featviz_core.cache import capture_for_cache
-    from featviz_core.copy_on_write import WritePlan, known_plan, remember_plan
-    from featviz_core.grid import is_vector
-    from featviz_core.selection import PAGE_SIZE, select_channels
+    from featviz_core.capturing._copy_on_write import WritePlan, known_plan, remember_plan
+    from featviz_core.draw import is_vector
     from featviz_core.settings import current as settings
-    from featviz_core.shapes import channel_view
     from featviz_ui import server
 
     from _common import time_pair

@@ -16,7 +16,11 @@ from typing import Any
 from playwright.sync_api import sync_playwright
 
 from featviz_core.lessons import lesson_by_key
-from featviz_ui.testing import (
+
+# `python docs/screenshots.py` puts docs/, not the repository root, on sys.path; the browser driver lives with the
+# tests (playwright is a dev requirement)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.browser import (  # noqa: E402
     GRID,
     choose,
     click_tile,

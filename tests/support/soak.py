@@ -14,7 +14,7 @@ import json
 import re
 import sys
 
-from featviz_core.normalize import NORMALIZATIONS
+from featviz_core.draw._normalize import NORMALIZATIONS
 
 MODELS = (("digits_cnn", "pretrained"), ("resnet18", "untrained"), ("mobilenet_v3_small", "untrained"))
 SAMPLES = ("Handwritten 2", "Cat (Chelsea)", "Checkerboard", "Handwritten 8", "Coffee cup", "Circles")
@@ -53,6 +53,11 @@ def run(changes: int) -> dict:
     from tests.support.apptest import start
 
     at = start()
+    # What the imports and the first run left alive (torch, torchvision, Streamlit, the app's modules) lives to
+    # the end: frozen, it is left out of the full collections below and of Streamlit's after every run, which
+    # otherwise walked it about 500 times (about 30 s). What the changes make is collected as before.
+    gc.collect()
+    gc.freeze()
     kinds = itertools.cycle(["layer", "normalization", "layer", "sample", "layer", "model"])
     models, samples, modes = itertools.cycle(MODELS), itertools.cycle(SAMPLES), itertools.cycle(list(NORMALIZATIONS))
     readings = []

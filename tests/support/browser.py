@@ -1,7 +1,8 @@
 """Drive the real dashboard in Debian's Chromium: start `streamlit run app.py`, act as a person would.
 
-Shared by the browser tests, the benchmarks and the screenshot script (playwright is a dev requirement,
-imported only here). Chromium is Debian's `/usr/bin/chromium`
+Shared by the browser tests, the benchmarks and the screenshot script (playwright is a dev requirement, so
+this lives with the tests, not in the featviz_ui package; bench/ and docs/screenshots.py put the repository
+root on sys.path to import it). Chromium is Debian's `/usr/bin/chromium`
 (installed by `.ci/run`); Playwright never downloads a browser.
 
 No wait here ends on what the page showed at one instant. While Streamlit reruns the script the page can
@@ -25,7 +26,7 @@ from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository root: tests/support/browser.py
 CHROMIUM = os.environ.get("FEATVIZ_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking switches Chromium keeps trying to reach Google's hosts.
 CHROMIUM_ARGS = [
@@ -60,10 +61,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(torch_home: Path, timeout: float = 180.0) -> Iterator[str]:
-    """Run `streamlit run app.py` on a free local port; yield its URL; stop it afterwards."""
+def dashboard(torch_home: Path, timeout: float = 180.0, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `streamlit run app.py` on a free local port; yield its URL; stop it afterwards.
+
+    The server gets this process's environment, its own TORCH_HOME, HF_HOME and scan folder, and ``extra_env``."""
     port = free_port()
-    env = {**os.environ, "TORCH_HOME": str(torch_home), "HF_HOME": str(torch_home / "huggingface"),
+    env = {**os.environ, **(extra_env or {}), "TORCH_HOME": str(torch_home), "HF_HOME": str(torch_home / "huggingface"),
            "FEATVIZ_SCAN_DIR": str(torch_home / "scans"), "PYTHONUNBUFFERED": "1",
            # this checkout's featviz_core, whichever copy pip's editable install points to
            "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
