@@ -12,37 +12,41 @@ layer::
     '7'
 
 This namespace holds what a notebook needs; each name's docstring has a short example. The dashboard's
-plumbing (caches, the float16 compaction, TorchScript instrumentation, layouts, colour tables) stays
-importable from its own module, e.g. ``featviz_core.cache.LRUCache``. Deployment settings are
-:mod:`featviz_core.settings`.
+plumbing lives in rooms, each with its public names in its ``__init__``: :mod:`featviz_core.models`,
+:mod:`featviz_core.capturing`, :mod:`featviz_core.activations` (what flows between rooms), :mod:`featviz_core.draw`,
+:mod:`featviz_core.analysis`, :mod:`featviz_core.scan` and :mod:`featviz_core.recording`; their ``_modules`` are
+internal. Deployment settings are :mod:`featviz_core.settings`; the dashboard's caches :mod:`featviz_core.cache`.
 """
 
-from .capture import Capture, FeatureMap, capture
-from .errors import FeatvizError, ImageError, LayerError, ModelError, WeightsUnavailableError
-from .export import capture_npz, grid_png, grid_pngs, layer_npy, review_report, stats_csv
-from .figures import depth_profile
-from .grid import channel_grid
-from .grid_settings import GridSettings
-from .images import load_image
-from .inspect_layer import (
+from .activations import Capture, FeatureMap
+from .analysis import channel_stats, layer_summary, predict
+from .capturing import capture, default_layer, layer_tree
+from .draw import (
+    GridSettings,
     channel_figure,
+    channel_grid,
     channel_histogram,
     conv_module,
+    depth_profile,
     kernel_figure,
     output_shape_explainer,
     overlay,
 )
-from .keras_model import load_keras
-from .labels import read_labels
-from .layers import default_layer, layer_tree
-from .models import LoadedModel, available_models, load_model
-from .onnx_model import load_onnx
-from .predict import predict
-from .registry import register_model
+from .errors import FeatvizError, ImageError, LayerError, ModelError, WeightsUnavailableError
+from .export import capture_npz, grid_png, grid_pngs, layer_npy, review_report, stats_csv
+from .images import load_image
+from .models import (
+    LoadedModel,
+    available_models,
+    load_keras,
+    load_model,
+    load_onnx,
+    load_torchscript,
+    load_with_state_dict,
+    read_labels,
+    register_model,
+)
 from .samples import list_samples, load_sample
-from .stats import channel_stats, layer_summary
-from .torchscript import load_torchscript
-from .uploads import load_with_state_dict
 
 __all__ = [
     # models

@@ -12,7 +12,7 @@ from . import settings
 
 
 def print_settings() -> None:
-    """The README's table, with a column for what this environment sets."""
+    """The settings table of docs/limits-and-safety.md, with a column for what this environment sets."""
     in_force = settings.current()
     print("| setting | default | in force | what |\n|---|---|---|---|")
     for spec, row in zip(dataclasses.fields(settings.Settings), settings.table(), strict=True):
@@ -23,11 +23,11 @@ def print_settings() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["weights"]:  # its own parser: fetch / status
-        from .weights import main as weights_main
+        from .models._weights import main as weights_main
 
         return weights_main(argv[1:])
     if argv[:1] == ["scan"]:
-        from .scan_cli import main as scan_main
+        from .scan._cli import main as scan_main
 
         return scan_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m featviz_core", description=__doc__)

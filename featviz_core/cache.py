@@ -11,8 +11,8 @@ is what colours and hover need. float16 alone spans only about 6e-8 to 65504, so
 rounding to zero, and layers above 65504 no longer need float32. A layer whose channels lie too far apart
 for any one scale to draw them all (a DenseNet concatenation of features of 1 and of 1e-9) is kept in
 bfloat16 instead: float32's range, 8 significant bits. Statistics and flags are computed from the exact
-float32 values before any rounding and kept with each map (:func:`featviz_core.stats.layer_stats`). Exports
-of raw values capture again in float32 (:func:`featviz_core.capture`), so downloads stay exact.
+float32 values before any rounding and kept with each map (:func:`featviz_core.analysis._stats.layer_stats`). Exports
+of raw values capture again in float32 (:func:`featviz_core.capturing._capture`), so downloads stay exact.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import numpy as np
 import torch
 
 from . import settings
-from .capture import Capture, FeatureMap, InputLike, ModelLike, capture, times_power_of_two
-from .spill import SpillFile
-from .stats import layer_stats
+from .activations._records import Capture, FeatureMap, times_power_of_two
+from .activations._spill import SpillFile
+from .analysis._stats import layer_stats
+from .capturing._capture import InputLike, ModelLike, capture
 
 T = TypeVar("T")
 PLAIN_EXPONENTS = range(0, 15)
@@ -107,9 +108,9 @@ class LRUCache(Generic[T]):
 class Compactor:
     """Turns each float32 layer into the form the shared cache keeps, one layer at a time: statistics from the
     exact values, then float16 on its own scale; once ``ram_bytes`` of layers are held, further layers are
-    written to a :class:`~featviz_core.spill.SpillFile` instead of being kept in memory.
+    written to a :class:`~featviz_core.activations._spill.SpillFile` instead of being kept in memory.
 
-    Given to :func:`featviz_core.capture` as ``keep=``, it runs as each layer is returned, so a capture never
+    Given to :func:`featviz_core.capturing._capture` as ``keep=``, it runs as each layer is returned, so a capture never
     holds every layer in float32 at once: its peak is the model's own forward pass plus ``ram_bytes``
     (:func:`for_cache` reads the settings). Layers that are one tensor (a block and its last ReLU, a
     Sequential and its last child) stay one tensor here, converted and measured once, when ``finished``: in

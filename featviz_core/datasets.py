@@ -78,7 +78,7 @@ def _sample_reader(name: str) -> Callable[[], bytes]:
 
 
 def _mnist_held_out() -> Dataset:
-    """The 1,000 MNIST digits the digits CNN was not trained on (``featviz_core.train_digits``), as PNG bytes."""
+    """The 1,000 MNIST digits the digits CNN was not trained on (``featviz_core.models.train_digits``), as PNG bytes."""
     with resources.files(__package__).joinpath("samples", "mnist_held_out.npz").open("rb") as file:
         raw = file.read()
     archive = np.load(io.BytesIO(raw))

@@ -28,14 +28,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .capture import Capture, FeatureMap
-from .colormaps import LEVELS, label_colour, lookup_table, surround
-from .grid import NAN_RGB, MosaicLayout, PreparedGrid, aspect_columns, is_vector, palette, prepare_grid
-from .grid_settings import GridSettings
+from .activations._records import Capture, ChannelStats, FeatureMap
+from .activations._shapes import view_of
+from .analysis._stats import LayerSummary
+from .draw._colormaps import LEVELS, label_colour, lookup_table, surround
+from .draw._grid import NAN_RGB, MosaicLayout, PreparedGrid, aspect_columns, is_vector, palette, prepare_grid
+from .draw._grid_settings import GridSettings
+from .draw._vector_figure import single_value_note
 from .settings import current as current_settings
-from .shapes import view_of
-from .stats import ChannelStats, LayerSummary
-from .vector_figure import single_value_note
 
 PNG_MIN_TILE = 96
 """Smallest tile side in an exported PNG, in pixels (the longer side of a map that is not square)."""

@@ -17,10 +17,10 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .capture import Capture
-from .inspect_layer import _pair, conv_output_size
-from .models import LoadedModel
-from .weights import weights_file
+from .activations._records import Capture
+from .draw._inspect_layer import _pair, conv_output_size
+from .models._load import LoadedModel
+from .models._weights import weights_file
 
 PAGES = {"explore": "pages/explore.py", "compare_layers": "pages/compare_layers.py",
          "trained_vs_untrained": "pages/trained_vs_untrained.py", "lessons": "pages/lessons.py"}

@@ -10,7 +10,9 @@ One job a module, imported in this order (none imports one below it):
 - :mod:`.upload_limits`: the limit each uploader states and enforces, from featviz_core's settings;
 - :mod:`.sidebar`: the image and model picker every page shares;
 - :mod:`.controls`: the layer picker and the display, order and filter controls;
-- :mod:`.page`: every page's beginning and end (title, messages, stop);
-- :mod:`.server`: the server process's memory settings, applied once at start-up by ``app.py``;
-- :mod:`.testing`: drives a running dashboard in Chromium, for the browser tests, benchmarks and screenshots.
+- :mod:`.navigation`: the dashboard's pages, one list for ``app.py`` and for a page run alone;
+- :mod:`.page`: every page's beginning and end (title, messages, stop), always inside ``app.py``;
+- :mod:`.server`: the server process's memory settings, applied once at start-up by ``app.py``.
+
+The browser tests' Chromium driver is a dev tool and lives with them, in ``tests/support/browser.py``.
 """

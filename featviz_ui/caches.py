@@ -21,10 +21,9 @@ import streamlit as st
 
 import featviz_core as fv
 from featviz_core import settings
+from featviz_core.activations import ChannelStats
 from featviz_core.cache import LRUCache, activation_cache, capture_for_cache, figure_cache
-from featviz_core.grid import DISPLAY_WIDTH
-from featviz_core.grid_preview import grid_preview, preview_nbytes
-from featviz_core.stats import ChannelStats
+from featviz_core.draw import DISPLAY_WIDTH, grid_preview, preview_nbytes
 
 MODEL_CACHE_ENTRIES = settings.current().model_cache_entries  # read once: the decorator below is applied at import
 

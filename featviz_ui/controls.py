@@ -11,11 +11,10 @@ from collections.abc import Iterable
 import streamlit as st
 
 import featviz_core as fv
-from featviz_core.colormaps import COLORMAPS, DIVERGING
-from featviz_core.layers import LayerEntry, layer_name
-from featviz_core.normalize import DEFAULT_PERCENTILES, NORMALIZATIONS
-from featviz_core.selection import DEFAULT_ACTIVE, PAGE_SIZE, ChannelSelection, orderings, select_channels
-from featviz_core.stats import STAT_COLUMNS, ChannelStats
+from featviz_core.activations import STAT_COLUMNS, ChannelStats
+from featviz_core.analysis import DEFAULT_ACTIVE, PAGE_SIZE, ChannelSelection, orderings, select_channels
+from featviz_core.capturing import LayerEntry, layer_name
+from featviz_core.draw import COLORMAPS, DEFAULT_PERCENTILES, DIVERGING, NORMALIZATIONS
 
 from .state import keep_choice, persistent_choice
 

@@ -12,9 +12,18 @@ import streamlit as st
 
 import featviz_core as fv
 from featviz_core import datasets, settings
-from featviz_core.scan import Progress, has_checkpoint, scan, scan_key
-from featviz_core.scan_results import SavedScan, list_scans, save, scans_root
-from featviz_core.scan_views import HOW_FOUND, top_images
+from featviz_core.scan import (
+    HOW_FOUND,
+    Progress,
+    SavedScan,
+    has_checkpoint,
+    list_scans,
+    save,
+    scan,
+    scan_key,
+    scans_root,
+    top_images,
+)
 
 from . import upload_limits
 from .context import decode
@@ -84,7 +93,7 @@ def run_scan(model: fv.LoadedModel, request: ScanRequest) -> Optional[Path]:
 
     with st.spinner("Scanning…", show_time=True):
         if settings.current().scan_engine == "ray":  # the server's owner chose the cluster
-            from featviz_core.scan_ray import scan_on_ray
+            from featviz_core.scan import scan_on_ray
 
             result = scan_on_ray(model, request.collection, request.layers, top_k=request.top_k,
                                  batch_size=request.batch_size, progress=report,

@@ -12,7 +12,7 @@ Display changes: through the server, a change of normalization, colour map or ch
 new figure and Streamlit mounting it anew, 0.35–0.45 s on a 2-core machine. The sidebar's own select boxes
 stay the one place these are chosen (links, other pages and tests read them as before); the component
 watches what they show and, the moment a new value is chosen, redraws the chart through Plotly from
-:func:`featviz_core.grid_preview.grid_preview`'s data. The server's figure for the new value follows and
+:func:`featviz_core.draw._grid_preview.grid_preview`'s data. The server's figure for the new value follows and
 replaces the redraw, so what stays on screen is always the server's; a change the browser cannot draw alone
 (another set of channels) simply waits for it.
 """
@@ -27,14 +27,14 @@ from typing import Any, Optional
 import streamlit as st
 import streamlit.components.v2 as components
 
-from featviz_core.grid_preview import palettes
+from featviz_core.draw import palettes
 
 _JS = (Path(__file__).with_name("live_grid.js").read_text(encoding="utf-8")
        .replace("__TABLES__", json.dumps(palettes(), separators=(",", ":"))))
 _component = components.component("featviz.live_grid", js=_JS)
 
 HOVER_TRACE = "values"
-"""The grid's trace whose points carry (channel, y, x) in customdata: see featviz_core.grid."""
+"""The grid's trace whose points carry (channel, y, x) in customdata: see featviz_core.draw._grid."""
 
 
 def live_grid(chart_key: str, on_click: Callable[[int], None], *, preview: Optional[dict[str, Any]] = None,

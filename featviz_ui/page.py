@@ -2,35 +2,52 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
-from streamlit.runtime.pages_manager import PagesManager
 
 from .context import Context
 from .messages import show_problem
+from .navigation import pages
 from .sidebar import build_context
 from .state import pop_link_notes
 
+DeltaGenerator = Any
+"""What ``st.container()`` returns (Streamlit's own class lives in a module it does not document)."""
+
 _RAN = "featviz_ran"
 """Session state: this session has run a page before."""
+_run = threading.local()  # each script run has its thread: is this one app.py's?
+
+
+@contextmanager
+def app_run() -> Iterator[None]:
+    """Marks the script run on this thread as ``app.py``'s: its navigation chose the page that runs inside."""
+    _run.through_app = True
+    try:
+        yield
+    finally:
+        _run.through_app = False
 
 
 def run_through_app() -> None:
     """Make sure this page runs inside ``app.py`` (its navigation, page settings and server policy).
 
     Streamlit starts every server in its old "pages folder" mode, because a ``pages/`` folder exists, and
-    leaves it only when ``app.py`` calls ``st.navigation``. A fresh server whose first visitor arrives on a
-    page's own URL (a shared link to /lessons, say) would run that page alone, with the folder's file names
-    as navigation, and stay so. Leaving that mode and rerunning runs ``app.py``, which opens the same page:
-    both modes name a page by its URL path. Only on a session's first run, which has no click a rerun could
-    drop (AppTest starts every run in the old mode again, and its later runs are left as they are).
+    leaves it when a script calls ``st.navigation``. A fresh server whose first visitor arrives on a page's
+    own URL (a shared link to /lessons, say) runs that page alone, with the folder's file names as navigation.
+    Such a page calls ``st.navigation`` itself, hidden, with the app's own pages (it opens on the same page),
+    which ends that mode for the server, and reruns: the rerun runs ``app.py``, whose navigation opens the same
+    page. Only on a session's first run, which has no click a rerun could drop (AppTest starts every run in the
+    old mode again and runs a page it switched to alone; its later runs are left as they are).
     """
     first_run = not st.session_state.get(_RAN)
     st.session_state[_RAN] = True
-    if PagesManager.uses_pages_directory and first_run:
-        PagesManager.uses_pages_directory = False
+    if first_run and not getattr(_run, "through_app", False):
+        st.navigation(pages(), position="hidden")
         st.rerun()
 
 

@@ -17,13 +17,17 @@ from typing import Any, Optional, Union
 import streamlit as st
 
 import featviz_core as fv
-from featviz_core import digits
+from featviz_core.analysis import labels_mismatch
 from featviz_core.images import UPLOAD_EXTENSIONS
-from featviz_core.models import UNTRAINED_SEED
-from featviz_core.predict import labels_mismatch
-from featviz_core.registry import registry_problem
+from featviz_core.models import (
+    UNTRAINED_SEED,
+    WeightsFile,
+    WeightsState,
+    digits_metadata,
+    download_weights,
+    registry_problem,
+)
 from featviz_core.samples import DEFAULT_SAMPLE, sample_bytes, sample_description
-from featviz_core.weights import WeightsFile, WeightsState, download_weights
 
 from . import upload_limits
 from .caches import cached_capture, cached_model
@@ -178,7 +182,7 @@ def pick_model() -> tuple[fv.LoadedModel | None, str, list[Union[str, Problem]]]
         return pick_keras_model()
     bundled = name == DEFAULT_MODEL
     if bundled:
-        meta = digits.metadata()
+        meta = digits_metadata()
         pretrained_label, state_note = "Trained by featviz", f"{meta['test_accuracy']:.1%} on held-out MNIST digits"
         file, state = None, WeightsState.CACHED
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from featviz_core.weights import WeightsFile, WeightsState, weights_file, weights_state
+from featviz_core.models import WeightsFile, WeightsState, weights_file, weights_state
 
 
 @st.cache_data(ttl=120, show_spinner=False)

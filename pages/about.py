@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from featviz_core.normalize import NORMALIZATIONS
+from featviz_core.draw import NORMALIZATIONS
 from featviz_ui.page import run_through_app
 
 run_through_app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from featviz_core.compare import Difference, difference, difference_grid, shared_scale
+from featviz_core.draw import Difference, difference, difference_grid, shared_scale
 from featviz_core.images import UPLOAD_EXTENSIONS
 from featviz_core.samples import sample_bytes
 from featviz_ui import upload_limits

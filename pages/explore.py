@@ -7,13 +7,11 @@ from PIL import Image
 
 import featviz_core as fv
 from featviz_core import settings
+from featviz_core.activations import MIN_NOISE_SIZE, NOISE_THRESHOLD, ChannelStats, ChannelView, view_of
+from featviz_core.analysis import PAGE_SIZE, ChannelSelection, layer_values
+from featviz_core.draw import DISPLAY_WIDTH, PRESENTATION_WIDTH, is_vector, prediction_chart
 from featviz_core.export import capture_npz_size, grid_zip, png_page_count
-from featviz_core.figures import prediction_chart
-from featviz_core.grid import DISPLAY_WIDTH, PRESENTATION_WIDTH, is_vector
 from featviz_core.images import image_notes
-from featviz_core.selection import PAGE_SIZE, ChannelSelection
-from featviz_core.shapes import ChannelView, view_of
-from featviz_core.stats import MIN_NOISE_SIZE, NOISE_THRESHOLD, ChannelStats, layer_values
 from featviz_ui.caches import cached_grid, cached_preview, cached_stats
 from featviz_ui.controls import PAGE_KEY, live_display, pick_channel_order, pick_display, pick_layer
 from featviz_ui.live_grid import live_grid

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from featviz_core.learned import EXPLANATIONS, layer_signs
-from featviz_core.weights import WeightsState
+from featviz_core.analysis import EXPLANATIONS, layer_signs
+from featviz_core.models import WeightsState
 from featviz_ui.caches import cached_capture, cached_grid, cached_model
 from featviz_ui.controls import pick_display, pick_layer
 from featviz_ui.page import show_messages, start_page, stop_page

@@ -11,7 +11,7 @@ import torchvision
 
 import featviz_core as fv
 import featviz_core.cache
-from featviz_core.colormaps import DIVERGING
+from featviz_core.draw._colormaps import DIVERGING
 from featviz_core.samples import DEFAULT_SAMPLE
 from tests.support.apptest import chart, choose_model, grid_spec, meta, start, title, typed, upload
 from tests.support.images import encode, gradient_image

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from featviz_core import datasets
-from featviz_core.scan_results import list_scans
+from featviz_core.scan._results import list_scans
 from tests.support.apptest import chart, start, title, typed
 
 

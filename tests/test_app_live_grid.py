@@ -7,8 +7,8 @@ other controls allow, and a picture of per-channel levels when the figure is dra
 
 from __future__ import annotations
 
-from featviz_core.normalize import NORMALIZATIONS
-from featviz_core.selection import order_key
+from featviz_core.analysis._selection import order_key
+from featviz_core.draw._normalize import NORMALIZATIONS
 from tests.support.apptest import component_data, meta, start
 
 

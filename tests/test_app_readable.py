@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from featviz_core.grid import PRESENTATION_WIDTH
+from featviz_core.draw._grid import PRESENTATION_WIDTH
 from tests.support.apptest import grid_spec, meta, open_link, start
 
 

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 import featviz_core as fv
+from featviz_core.activations._shapes import channel_view
 from featviz_core.images import image_notes
-from featviz_core.shapes import channel_view
 from tests.support.apptest import choose_model, grid_spec, start, upload
 from tests.support.bad_files import LIBRARY_WORDS, bitfields_bmp, corrupt_tiff, png_broken_at_the_start
 from tests.support.images import encode, gradient_image

@@ -2,7 +2,7 @@
 
 Times from choosing a layer or normalization to the redrawn grid are printed (run with -s to see them);
 they are measured, not asserted: targets live in bench/. Every check reads a settled page (see
-featviz_ui.testing): Streamlit idle and the value read unchanged over several polls.
+tests.support.browser): Streamlit idle and the value read unchanged over several polls.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from featviz_ui.testing import (
+from tests.support.browser import (
     GRID,
     TIMEOUT_MS,
     choose,

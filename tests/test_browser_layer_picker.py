@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from featviz_ui.testing import TIMEOUT_MS, settle, wait_for_grid, wait_until_idle
+from tests.support.browser import TIMEOUT_MS, settle, wait_for_grid, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 VIEWPORT = {"width": 1400, "height": 1100}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from featviz_core.lessons import LESSONS, lesson_by_key
-from featviz_ui.testing import TIMEOUT_MS, dashboard, settle, settled_texts, wait_for_grid, wait_until_idle
+from tests.support.browser import TIMEOUT_MS, dashboard, settle, settled_texts, wait_for_grid, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 HEADER = '[data-testid="stMain"] h2'

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz_core.colormaps import LEVELS
-from featviz_core.grid import palette
-from featviz_ui.testing import (
+from featviz_core.draw._colormaps import LEVELS
+from featviz_core.draw._grid import palette
+from tests.support.browser import (
     GRID,
     TIMEOUT_MS,
     choose,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import featviz_core as fv
-from featviz_ui.testing import TIMEOUT_MS, choose, grid_title, settled_texts, upload_file, wait_for_grid
+from tests.support.browser import TIMEOUT_MS, choose, grid_title, settled_texts, upload_file, wait_for_grid
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -42,7 +42,7 @@ def test_upload_an_onnx_model_with_its_weights_file_and_see_its_maps(page, tmp_p
 
 
 def test_upload_the_lessons_keras_model_and_see_its_maps(page, tmp_path):
-    from featviz_core.keras_model import lesson_model
+    from featviz_core.models._keras import lesson_model
 
     path = tmp_path / "lesson.keras"
     lesson_model().save(path)

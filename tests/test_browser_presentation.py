@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from featviz_core.grid import MIN_TILE_PX
-from featviz_ui.testing import GRID, TIMEOUT_MS, settle, wait_for_grid
+from featviz_core.draw._grid import MIN_TILE_PX
+from tests.support.browser import GRID, TIMEOUT_MS, settle, wait_for_grid
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 PROJECTOR = {"width": 1024, "height": 768}

@@ -1,4 +1,4 @@
-"""featviz_core.compare: two maps of one layer on one colour scale, and their difference."""
+"""featviz_core.draw._compare: two maps of one layer on one colour scale, and their difference."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import featviz_core as fv
-from featviz_core.colormaps import DIVERGING
-from featviz_core.compare import difference, difference_grid, shared_scale
+from featviz_core.draw._colormaps import DIVERGING
+from featviz_core.draw._compare import difference, difference_grid, shared_scale
 
 
 def colour_bar(figure) -> tuple[float, float]:

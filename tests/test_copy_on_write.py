@@ -14,7 +14,7 @@ import torchvision
 from torch import nn
 
 import featviz_core as fv
-from featviz_core.copy_on_write import CopyOnWrite
+from featviz_core.capturing._copy_on_write import CopyOnWrite
 
 
 @contextmanager

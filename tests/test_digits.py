@@ -11,8 +11,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 import featviz_core as fv
-from featviz_core import digits, train_digits
-from featviz_core.digit_photos import photo_like
+from featviz_core.models import _digits as digits
+from featviz_core.models import train_digits
+from featviz_core.models._digit_photos import photo_like
 
 
 def test_architecture_is_the_classic_lesson_network():
@@ -135,7 +136,7 @@ def test_untrained_digits_model_is_seeded_and_labelled():
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # about 110 s unloaded; generous, never the thing that fails
 def test_training_script_reproduces_the_recorded_accuracy(tmp_path):
-    """Runs `python -m featviz_core.train_digits` (all 30 epochs; it trains on one torch thread, so a rerun
+    """Runs `python -m featviz_core.models.train_digits` (all 30 epochs; it trains on one torch thread, so a rerun
     adds up in the same order) against the committed metadata: every accuracy within half a point, the same
     held-out digits, and the weights written only because every target is met."""
     assert train_digits.main(["--out", str(tmp_path), "--samples", str(tmp_path / "samples")]) == 0

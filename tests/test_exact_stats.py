@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import featviz_core as fv
+from featviz_core.analysis._stats import layer_values
 from featviz_core.cache import compact
-from featviz_core.models import list_zoo_models
-from featviz_core.stats import layer_values
+from featviz_core.models._load import list_zoo_models
 from featviz_ui.caches import cached_capture, cached_stats
 from tests.support.apptest import choose_model, start
 

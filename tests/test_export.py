@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw
 
 import featviz_core as fv
 from featviz_core import export
-from featviz_core.colormaps import LEVELS, contrast_ratio, label_colour, lookup_table, surround
+from featviz_core.draw._colormaps import LEVELS, contrast_ratio, label_colour, lookup_table, surround
+from featviz_core.draw._normalize import normalize
 from featviz_core.export import (
     PNG_LABEL_PX,
     PNG_LARGE_LABEL_PX,
@@ -28,7 +29,6 @@ from featviz_core.export import (
     grid_zip,
     png_page_count,
 )
-from featviz_core.normalize import normalize
 
 MODEL = fv.load_model("digits_cnn")
 MAPS = fv.capture(MODEL, fv.load_sample("Handwritten 7"))
@@ -64,6 +64,7 @@ def test_grid_png_decodes_with_tiles_large_enough_for_a_slide_and_the_right_colo
     assert np.array_equal(tile, expected[9])
 
 
+@pytest.mark.slow  # draws 2048 channels into pages: about 2.7 s
 def test_2048_channels_go_on_pages_with_every_tile_at_least_96_px_and_numbered():
     torch.manual_seed(0)
     maps = torch.rand(2048, 7, 7)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 import featviz_core as fv
-from featviz_core.colormaps import (
+from featviz_core.draw._colormaps import (
     COLORMAPS,
     LEVELS,
     MIN_SURROUND_CONTRAST,
@@ -25,7 +25,7 @@ from featviz_core.colormaps import (
     lookup_table,
     surround,
 )
-from featviz_core.grid import (
+from featviz_core.draw._grid import (
     DISPLAY_WIDTH,
     HOVER_MAX_CELLS,
     LARGE_LABEL_FONT_PX,
@@ -35,7 +35,7 @@ from featviz_core.grid import (
     label_width,
     mosaic_layout,
 )
-from featviz_core.normalize import NORMALIZATIONS, normalize
+from featviz_core.draw._normalize import NORMALIZATIONS, normalize
 
 
 def _png(figure) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""What the browser redraws a grid from (featviz_core.grid_preview) describes the figure the server draws.
+"""What the browser redraws a grid from (featviz_core.draw._grid_preview) describes the figure the server draws.
 
 The browser's side (featviz_ui/live_grid.js) is checked against the server's figures in Chromium by
 tests/test_browser_live_grid.py; here, without a browser: every range, order, level and position the data
@@ -19,12 +19,12 @@ import torch
 from PIL import Image
 
 import featviz_core as fv
-from featviz_core.colormaps import COLORMAPS, LEVELS
-from featviz_core.grid import GAP_INDEX, NAN_INDEX, grid_geometry, prepare_grid, text_sizes
-from featviz_core.grid_preview import grid_preview, palettes, preview_nbytes
-from featviz_core.normalize import NORMALIZATIONS
-from featviz_core.selection import order_key, orderings, select_channels
-from featviz_core.stats import STAT_COLUMNS
+from featviz_core.activations._records import STAT_COLUMNS
+from featviz_core.analysis._selection import order_key, orderings, select_channels
+from featviz_core.draw._colormaps import COLORMAPS, LEVELS
+from featviz_core.draw._grid import GAP_INDEX, NAN_INDEX, grid_geometry, palette, prepare_grid, text_sizes
+from featviz_core.draw._grid_preview import grid_preview, palettes, preview_nbytes
+from featviz_core.draw._normalize import NORMALIZATIONS
 
 
 def layer(channels: int = 12, size: int = 20, seed: int = 0) -> torch.Tensor:
@@ -173,7 +173,7 @@ def test_palettes_hold_every_colour_map_as_the_server_draws_it():
     assert tables["levels"] == LEVELS and set(tables["maps"]) == set(COLORMAPS)
     for name, table in tables["maps"].items():
         colours = np.frombuffer(base64.b64decode(table["palette"]), np.uint8).reshape(-1, 3)
-        assert (colours == fv.grid.palette(name)).all()
+        assert (colours == palette(name)).all()
 
 
 def test_a_preview_is_sized_for_the_cache():

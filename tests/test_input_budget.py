@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 import featviz_core as fv
-from featviz_core import models
-from featviz_core.input_budget import preprocess_bytes, short_side_target
-from featviz_core.preprocess import GenericPreprocess
+from featviz_core.capturing._input_budget import preprocess_bytes, short_side_target
+from featviz_core.models import _load as models
+from featviz_core.models._preprocess import GenericPreprocess
 from tests.support.apptest import choose_model, grid_spec, start, upload
 from tests.support.images import encode
 

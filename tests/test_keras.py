@@ -16,7 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import keras  # noqa: E402 - after choosing its backend
 
 import featviz_core as fv  # noqa: E402
-from featviz_core.keras_model import lesson_model  # noqa: E402
+from featviz_core.models._keras import lesson_model  # noqa: E402
 from tests.support.apptest import choose_model, start, title  # noqa: E402
 
 TOLERANCE = 1e-5

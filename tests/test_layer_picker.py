@@ -6,7 +6,7 @@ import pytest
 from streamlit.proto.SelectWidgetFilterMode_pb2 import SelectWidgetFilterMode
 
 import featviz_core as fv
-from featviz_core.layers import layer_name
+from featviz_core.capturing._layers import layer_name
 from featviz_ui.controls import layer_labels
 from tests.support.apptest import start
 

@@ -1,12 +1,12 @@
-"""What separates a trained layer from an untrained one (featviz_core.learned), checked on the digits model for every
-bundled sample digit: the measures that hold where the maps alone look alike."""
+"""What separates a trained layer from an untrained one (featviz_core.analysis._learned), checked on the digits
+model for every bundled sample digit: the measures that hold where the maps alone look alike."""
 
 from __future__ import annotations
 
 import pytest
 
 import featviz_core as fv
-from featviz_core.learned import channel_redundancy, filter_structure, layer_signs
+from featviz_core.analysis._learned import channel_redundancy, filter_structure, layer_signs
 
 SAMPLES = [f"Handwritten {digit}" for digit in range(10)]
 

@@ -22,7 +22,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from featviz_ui.testing import (
+from tests.support.browser import (
     APP_IDLE_JS,
     CHROMIUM,
     CHROMIUM_ARGS,

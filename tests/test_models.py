@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import featviz_core as fv
-from featviz_core.models import best_device, list_zoo_models
-from featviz_core.weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
+from featviz_core.models._load import best_device, list_zoo_models
+from featviz_core.models._weights import WeightsFile, WeightsState, download_weights, weights_file, weights_state
 from tests.support.weights import RESNET18_FILE, checkpoints, seed_resnet18
 
 
@@ -111,7 +111,7 @@ def test_input_image_undoes_the_normalization():
 
 def test_a_model_too_large_for_memory_is_a_clear_error(monkeypatch):
     """Building vit_h_14 needs about 2.4 GB; a machine that cannot give it gets a sentence, not a MemoryError."""
-    import featviz_core.models as models
+    import featviz_core.models._load as models
 
     def no_memory(*args, **kwargs):
         raise MemoryError
@@ -138,7 +138,7 @@ def test_the_fetch_command_says_what_is_cached_and_where(torch_home, capsys):
 
 
 def test_the_fetch_command_shows_progress_while_it_downloads(tmp_path, torch_home, capsys):
-    from featviz_core.weights import _print_progress
+    from featviz_core.models._weights import _print_progress
 
     payload = bytes(range(256)) * 12_000  # 3 MB
     file = _served_checkpoint(tmp_path, payload, payload)

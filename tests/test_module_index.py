@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import featviz_core as fv
-from featviz_core.module_index import module_index
+from featviz_core.capturing._module_index import module_index
 
 
 def _model() -> nn.Module:

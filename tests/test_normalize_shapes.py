@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from featviz_core.normalize import normalize
-from featviz_core.shapes import channel_view
+from featviz_core.activations._shapes import channel_view
+from featviz_core.draw._normalize import normalize
 
 # channel 0: 0..3, channel 1: constant 5, channel 2: -2..2 (signed)
 MAPS = torch.tensor(

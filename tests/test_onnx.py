@@ -14,8 +14,8 @@ from onnx import TensorProto, helper
 from torch import nn
 
 import featviz_core as fv
-from featviz_core.labels import read_labels
-from featviz_core.onnx_model import image_input
+from featviz_core.models._labels import read_labels
+from featviz_core.models._onnx import image_input
 from tests.support.apptest import choose_model, start, title
 
 TOLERANCE = 1e-5
@@ -190,6 +190,7 @@ def test_labels_files_in_the_formats_zoos_ship():
             read_labels(bad, "labels")
 
 
+@pytest.mark.slow  # exports and runs the digits model through the page: about 3 s
 def test_an_uploaded_onnx_model_is_shown_named_and_kept_and_a_bad_one_keeps_it(digits, tmp_path):
     data, external = export(digits.module, torch.zeros(1, 1, 28, 28), dynamo=True, folder=tmp_path)
     files = [("model.onnx", data, "application/octet-stream")] + [(n, b, "application/octet-stream")

@@ -10,14 +10,15 @@ there no ReLU or max closes a path, so the gradient reaches exactly the pixels t
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
 import torchvision
 from torch import nn
 
-from featviz_core.digits import DigitsCNN
-from featviz_core.receptive_field import Field, Span, layer_fields
+from featviz_core.analysis._receptive_field import Field, Span, layer_fields
+from featviz_core.models._digits import DigitsCNN
 
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU, nn.GELU, nn.Hardtanh)
 
@@ -76,6 +77,13 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+@functools.cache
+def _published(build) -> nn.Module:
+    """One untrained model per architecture for the published fields: a VGG-16 takes about a second to build,
+    and its fields do not depend on its weights."""
+    return build().eval()
+
+
 @pytest.mark.parametrize(("build", "layer", "size", "jump"), [
     (torchvision.models.alexnet, "features.10", 163, 16),  # conv5
     (torchvision.models.alexnet, "features.12", 195, 32),  # pool5
@@ -84,7 +92,7 @@ def _one_thread():
     (torchvision.models.vgg16, "features.0", 3, 1),
 ])
 def test_published_fields(build, layer, size, jump):
-    field = layer_fields(build().eval(), torch.zeros(3, 224, 224))[layer]
+    field = layer_fields(_published(build), torch.zeros(3, 224, 224))[layer]
     assert field is not None and field.rows == field.cols
     assert (field.rows.size, field.rows.jump) == (size, jump)
 
@@ -100,11 +108,16 @@ def test_fields_of_a_plain_chain_and_whole_image_after_flatten():
     assert fields["flatten"] is None  # one element is one position of one channel: left to the gradient
 
 
+_SLOW = pytest.mark.slow  # one backward pass per unit and layer: 4 to 14 s for these deep graphs
+
+
 @pytest.mark.parametrize(("name", "size", "followed"), [
-    ("resnet18", 96, 1.0), ("mobilenet_v2", 96, 1.0), ("efficientnet_b0", 64, 1.0),
+    ("resnet18", 96, 1.0), pytest.param("mobilenet_v2", 96, 1.0, marks=_SLOW),
+    pytest.param("efficientnet_b0", 64, 1.0, marks=_SLOW),
     # after concatenated branches that see differently, a channel's view is its own branch's: left to the
     # gradient until a full convolution mixes the channels again
-    ("googlenet", 96, 0.5), ("shufflenet_v2_x0_5", 96, 0.5), ("densenet121", 64, 0.4),
+    pytest.param("googlenet", 96, 0.5, marks=_SLOW), ("shufflenet_v2_x0_5", 96, 0.5),
+    pytest.param("densenet121", 64, 0.4, marks=_SLOW),
 ])
 def test_geometry_is_what_the_gradient_of_a_linear_positive_copy_reaches(name, size, followed):
     torch.manual_seed(0)
@@ -155,7 +168,7 @@ def _png(seed: int) -> bytes:
 
 def test_top_images_crop_to_the_geometric_field_else_the_gradient():
     import featviz_core as fv
-    from featviz_core.scan_views import top_images
+    from featviz_core.scan._views import top_images
 
     digits = fv.load_model("digits_cnn")
     shown = top_images(digits, [_png(1), _png(2)], "conv2", 5, [(0, 0), (4, 7)])

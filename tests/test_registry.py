@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import save_file
 
 import featviz_core as fv
-from featviz_core import registry
-from featviz_core.registry import registered_models, registry_problem
+from featviz_core.models import _registry as registry
+from featviz_core.models._registry import registered_models, registry_problem
 from tests.support.apptest import choose_model, start, title
 from tests.support.team_models import build_cats
 

@@ -16,10 +16,10 @@ from torch import nn
 import featviz_core as fv
 from featviz_core import datasets
 from featviz_core.errors import ImageError
-from featviz_core.scan import scan, scan_key
-from featviz_core.scan_cli import main as scan_main
-from featviz_core.scan_results import list_scans, save
-from featviz_core.scan_stats import LayerTally, reduce, same
+from featviz_core.scan._cli import main as scan_main
+from featviz_core.scan._results import list_scans, save
+from featviz_core.scan._scan import scan, scan_key
+from featviz_core.scan._tally import LayerTally, reduce, same
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_a_zip_of_class_folders_is_a_labelled_collection(setting):
 
 
 def test_an_interrupted_scan_resumes_to_the_same_result(digits_model, tmp_path, monkeypatch):
-    from featviz_core import scan as scan_module
+    from featviz_core.scan import _scan as scan_module
 
     monkeypatch.setattr(scan_module, "CHECKPOINT_EVERY_S", 0.0)  # a checkpoint after every batch
     data = _subset(datasets.bundled(datasets.DIGITS), 200)
@@ -194,8 +194,8 @@ class _Probe(nn.Module):
 def test_scans_and_unit_views_write_nothing_into_a_shared_model_and_ignore_other_threads():
     import threading
 
-    from featviz_core.scan import BatchRunner, _hooks
-    from featviz_core.scan_views import receptive_box
+    from featviz_core.scan._scan import BatchRunner, _first_outputs
+    from featviz_core.scan._views import receptive_box
 
     conv = nn.Conv2d(1, 2, 3)
     probe = _Probe(conv)
@@ -205,7 +205,7 @@ def test_scans_and_unit_views_write_nothing_into_a_shared_model_and_ignore_other
     assert receptive_box(model, torch.rand(1, 8, 8), "1", 0, 2, 2) == (2, 2, 5, 5)
     assert probe.seen == [0, 0]  # another session running the model meanwhile would see no hook of ours
     outputs: dict = {}
-    with _hooks({"1": conv}, outputs, lambda t: t.clone(), {}):
+    with _first_outputs({"1": conv}, outputs, lambda t: t.clone(), {}):
         other = threading.Thread(target=lambda: module(torch.rand(1, 1, 8, 8)))
         other.start()
         other.join()

@@ -7,21 +7,22 @@ import os
 
 import numpy as np
 import pytest
-import ray
-from ray.cluster_utils import Cluster
 
 import featviz_core as fv
 from featviz_core import datasets
-from featviz_core.scan import scan
-from featviz_core.scan_ray import scan_on_ray
-from featviz_core.scan_stats import same
+from featviz_core.scan._ray import scan_on_ray
+from featviz_core.scan._scan import scan
+from featviz_core.scan._tally import same
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # a two-node Ray cluster: about 20 s to start and run
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """Two nodes of one CPU each, as two machines would be (on this one)."""
+    import ray  # here, not at the top: collecting the suite need not import Ray
+    from ray.cluster_utils import Cluster
+
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     nodes.add_node(num_cpus=1)
     ray.init(address=nodes.address, log_to_driver=False)

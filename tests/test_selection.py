@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import featviz_core as fv
-from featviz_core.selection import DEFAULT_ACTIVE, PAGE_SIZE, select_channels
+from featviz_core.analysis._selection import DEFAULT_ACTIVE, PAGE_SIZE, select_channels
 
 
 @pytest.fixture(scope="module")

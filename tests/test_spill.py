@@ -122,6 +122,7 @@ def _peak(how: str, tmp_path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # two fresh interpreters, each capturing 24 layers of 32×256×256: about 10 s
 def test_a_cached_capture_never_holds_every_layer_in_memory(tmp_path):
     """The peak of a cached capture is the model's own pass plus the budget, not every layer at once."""
     streamed, whole = _peak("streamed", tmp_path), _peak("whole", tmp_path)

@@ -9,7 +9,8 @@ from PIL import Image
 from torch import nn
 
 import featviz_core as fv
-from featviz_core.stats import NOISE_THRESHOLD, layer_stats, layer_values
+from featviz_core.activations._records import NOISE_THRESHOLD
+from featviz_core.analysis._stats import layer_stats, layer_values
 
 
 def constructed() -> torch.Tensor:

@@ -12,8 +12,8 @@ import torchvision
 from safetensors.torch import save as save_safetensors
 
 import featviz_core as fv
-from featviz_core.weights import main as weights_main
-from featviz_core.weights import weights_file
+from featviz_core.models._weights import main as weights_main
+from featviz_core.models._weights import weights_file
 from tests.support.apptest import choose_model, start, title
 from tests.support.weights import seed_timm
 

@@ -11,7 +11,7 @@ import torch
 import torchvision
 
 import featviz_core as fv
-from featviz_core.shapes import channel_view, view_of
+from featviz_core.activations._shapes import channel_view, view_of
 
 
 @pytest.fixture(scope="module")

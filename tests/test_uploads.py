@@ -10,7 +10,7 @@ import torchvision
 
 import featviz_core as fv
 from featviz_core import settings
-from featviz_core.uploads import check_state_dict, read_state_dict
+from featviz_core.models._state_dict import check_state_dict, read_state_dict
 from tests.support.capture import assert_concurrent_captures_match, hook_count
 
 
@@ -70,7 +70,7 @@ def test_a_pickled_full_model_is_refused_in_plain_words_with_torchs_text_apart()
     with pytest.raises(fv.ModelError, match="does not unpickle") as raised:
         read_state_dict(saved(fv.load_model("digits_cnn").module), "whole.pth")
     message, detail = str(raised.value), raised.value.detail
-    assert "`featviz_core.digits.DigitsCNN`" in message  # the class it holds, named for the person
+    assert "`featviz_core.models._digits.DigitsCNN`" in message  # the class it holds, named for the person
     assert "Weights only load failed" not in message and "\x1b[" not in message
     assert "Weights only load failed" in detail and "\x1b[" not in detail  # torch's words, without terminal codes
 
@@ -172,6 +172,7 @@ def test_python_models_still_get_no_leftover_hooks_after_torchscript_support(tin
     assert hook_count(tiny_model) == 0
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and featviz: about 3.5 s
 def test_torchscript_capture_survives_a_fresh_import_of_featviz_core():
     """Streamlit re-imports the package when its files change; the operator must not be defined twice."""
     import subprocess

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import featviz_core as fv
-from featviz_core import models
+from featviz_core.models import _load as models
 
 META_UNBUILDABLE = "Cannot copy out of meta tensor"
 

@@ -22,7 +22,10 @@ def test_a_handful_of_zoo_models_run_exactly_and_stay_within_the_figure_budget()
         [sys.executable, "bench/bench_zoo.py", "--models", "mobilenet_v3_small", "shufflenet_v2_x0_5",
          "--repeats", "2", "--warmup", "1", "--dry"],
         cwd=ROOT, capture_output=True, text=True, timeout=880,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # CPU-heavy: one thread, so it holds on a loaded machine
+        # CPU-heavy: one thread, so it holds on a loaded machine; this checkout's featviz_core, wherever pip's
+        # editable install points (the script's own folder, not the root, is on its sys.path)
+        env={**os.environ, "OMP_NUM_THREADS": "1",
+             "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))},
     )
     out = done.stdout
     assert done.returncode == 0, done.stderr[-3000:] + out[-3000:]
