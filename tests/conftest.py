@@ -128,7 +128,7 @@ def frozen_heap() -> None:
 
     Why: Streamlit runs a full ``gc.collect()`` after every script run (``runner.postScriptGC``), and so do a few
     tests; a full collection walks every tracked object, so with the whole suite imported each AppTest run paid
-    about 0.3 s for it, several times per test (test_app.py: 59 s in a full serial run before, 8 s after).
+    about 0.3 s for it, several times per test (test_app.py: 59 s in a full serial run before, 6 s after).
     What a module's tests create is collected as before; what was alive before it is mostly alive to the end.
     """
     gc.collect()

@@ -37,6 +37,7 @@ def test_the_formula_is_the_one_torch_uses():
     assert conv2d_output_shape(4, 7, 0, 1) is None and conv_output_size(4, 7) == 0  # the kernel does not fit
 
 
+@pytest.mark.slow  # builds vgg11 and alexnet untrained: about 1.4 s
 def test_every_convolution_and_pooling_layer_agrees_with_the_formula():
     import featviz_core as fv
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from featviz_core.draw._grid import PRESENTATION_WIDTH
 from tests.support.apptest import grid_spec, meta, open_link, start
 
@@ -60,6 +62,7 @@ def test_the_presentation_setting_is_remembered_across_pages_and_kept_in_links()
     assert linked.sidebar.toggle(key="presentation").value and meta(linked)["large_text"]
 
 
+@pytest.mark.slow  # vgg-sized first layer through the page: about 1.4 s
 def test_a_large_first_layer_is_sent_reduced_and_the_page_says_so(one_torch_thread):
     """VGG's first layer is 64 maps of 224×224, 4.4 MB of figure at full resolution: it is drawn at half
     resolution (within 2 MB), the caption says so, and the channel opened below is drawn at full resolution."""

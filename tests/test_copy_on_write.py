@@ -48,7 +48,9 @@ FAMILIES = [  # the smallest model of every family featviz offers
 ]
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+# the heaviest two (1.4 to 2 s each) run with the slow tests; the other attention models (swin) stay in the fast ones
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in ("vit_b_16", "maxvit_t")
+                                  else name for name in FAMILIES])
 def test_every_zoo_layer_equals_a_copy_taken_when_it_was_made(name):
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None).eval()

@@ -50,7 +50,8 @@ def digits():
     return fv.load_model("digits_cnn", device="cpu")
 
 
-@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript-exporter"])
+@pytest.mark.parametrize("dynamo", [pytest.param(True, marks=pytest.mark.slow),  # the dynamo exporter: about 1.5 s
+                                    False], ids=["dynamo", "torchscript-exporter"])
 def test_every_layer_of_an_exported_model_equals_torchs_own(digits, dynamo, tmp_path, one_torch_thread):
     x = digits.preprocess(fv.load_sample("Handwritten 3"))
     data, external = export(digits.module, x[None], dynamo, tmp_path)
@@ -190,7 +191,7 @@ def test_labels_files_in_the_formats_zoos_ship():
             read_labels(bad, "labels")
 
 
-@pytest.mark.slow  # exports and runs the digits model through the page: about 3 s
+@pytest.mark.slow  # exports the digits model and runs it through the page: 2 to 3 s
 def test_an_uploaded_onnx_model_is_shown_named_and_kept_and_a_bad_one_keeps_it(digits, tmp_path):
     data, external = export(digits.module, torch.zeros(1, 1, 28, 28), dynamo=True, folder=tmp_path)
     files = [("model.onnx", data, "application/octet-stream")] + [(n, b, "application/octet-stream")

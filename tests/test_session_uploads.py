@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 import torch
 
 import featviz_core as fv
@@ -24,7 +23,6 @@ def _no_stand_in(at) -> None:
     assert not [w.value for w in at.warning if "Still showing" in w.value]
 
 
-@pytest.mark.slow  # every page of the dashboard in turn: 2.5 to 3.5 s
 def test_an_uploaded_image_stays_chosen_on_every_page_until_removed():
     at = upload(start(), "mine.png", encode(gradient_image(300, 200), "PNG"))
     assert "Using your upload **mine.png**" in _markdown(at)
@@ -56,7 +54,6 @@ def _state_dict(module: torch.nn.Module) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.slow  # every page of the dashboard in turn: 2.5 to 3.5 s
 def test_uploaded_weights_stay_chosen_on_every_page_until_removed():
     at = choose_model(start(), "resnet18", "upload")
     weights = ("mine.pth", _state_dict(fv.load_model("resnet18", weights=None).module), "application/octet-stream")
@@ -72,7 +69,6 @@ def test_uploaded_weights_stay_chosen_on_every_page_until_removed():
     assert at.sidebar.radio(key="weights").value == "pretrained" and not at.sidebar.success
 
 
-@pytest.mark.slow  # resnet18 built and shown twice: about 2.7 s
 def test_weights_for_one_architecture_are_not_used_for_another():
     at = choose_model(start(), "digits_cnn", "upload")
     weights = ("digits.pth", _state_dict(fv.load_model("digits_cnn").module), "application/octet-stream")
@@ -84,7 +80,6 @@ def test_weights_for_one_architecture_are_not_used_for_another():
     assert any("Using your weights **digits.pth**" in s.value for s in at.sidebar.success)
 
 
-@pytest.mark.slow  # every page of the dashboard in turn: 2.5 to 3.5 s
 def test_an_uploaded_torchscript_model_and_its_input_size_stay_chosen_on_every_page():
     any_size = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1)).eval()
     buffer = io.BytesIO()

@@ -60,6 +60,7 @@ def test_the_layout_survives_the_shared_cache(maxvit):
     assert kept.layout == maxvit[name].layout and view_of(kept).kind == "windows"
 
 
+@pytest.mark.slow  # maxvit_t through the whole page: about 1.6 s
 def test_the_page_shows_a_partition_as_maps_on_the_image_grid_and_says_so():
     from tests.support.apptest import grid_spec, open_link
 
