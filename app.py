@@ -3,6 +3,7 @@
 import streamlit as st
 
 from featviz_ui import page, server
+from featviz_ui.caches import recount_captures
 from featviz_ui.navigation import pages
 
 server.tune_allocator()  # this process reuses freed memory across captures (featviz_ui/server.py)
@@ -15,4 +16,5 @@ try:
     with page.app_run():  # the page runs inside this script (featviz_ui.page.run_through_app)
         navigation.run()
 finally:
+    recount_captures()  # layers this run read were measured and rounded, or run again onto disk
     server.release_free_memory()  # hand back what fragments after many runs (rate-limited)

@@ -5,19 +5,27 @@ over the websocket, and Plotly drawing it. This starts the real dashboard (``tes
 and times, in headless Debian Chromium: the first grid on a fresh page load; a layer change to a 64-, a
 512-, a 2048-channel layer and a vector; and on each of them a display change (normalization, colour map,
 channel order). Each measurement alternates between two choices, so every choice is a real change.
-Targets (issue 12): first grid < 4 s, layer change < 0.5 s, display change < 0.3 s (medians). A display
-change is drawn by the browser itself (featviz_ui.live_grid) and then by the server's own figure: both times
-are reported, the second being the whole round trip every display change took before.
+Also what a person waits for when the picture itself changes: an image change on resnet50 (a new capture
+each time: every image is one it has not seen) and a model change (a model not loaded before, on the cat).
+Targets (issues 12 and 29): first grid < 4 s, layer change < 0.5 s, display change < 0.3 s, image change on
+resnet50 < 1 s (medians); model changes are reported. A display change is drawn by the browser itself
+(featviz_ui.live_grid) and then by the server's own figure: both times are reported, the second being the
+whole round trip every display change took before.
 
     python bench/bench_browser.py                # 5 timed changes per measurement
     python bench/bench_browser.py --quick        # 2 timed changes per measurement: a smoke run
+    python bench/bench_browser.py --waits --against 274213f   # first grid, image, model and layer changes
+                                                 # only, an earlier commit's dashboard first, then this one's
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import shutil
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -57,6 +65,14 @@ from tests.support.browser import (  # noqa: E402 - the browser driver lives wit
 LAYER_TARGET_S = 0.5
 DISPLAY_TARGET_S = 0.3
 FIRST_GRID_TARGET_S = 4.0
+IMAGE_TARGET_S = 1.0
+IMAGE_MODEL = "resnet50"
+IMAGES = ("Coffee cup", "Astronaut", "Rocket launch", "Camera operator (grayscale)", "Brick wall (grayscale)",
+          "Checkerboard", "Circles", "Stripes 45°", "Stripes 135°", "Handwritten 3")
+"""Each a new capture for resnet50: the image change a person waits for when they try another picture."""
+MODELS = ("resnet34", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "densenet121", "regnet_y_800mf",
+          "convnext_tiny", "shufflenet_v2_x1_0", "googlenet", "mnasnet1_0")
+"""Each loaded for the first time (untrained weights: offline, the pretrained ones are not here)."""
 VIEWPORT = {"width": 1400, "height": 1100}
 TIMEOUT_MS = 120_000
 
@@ -163,7 +179,30 @@ def first_grid(browser: Any, url: str) -> float:
         context.close()
 
 
-def run(repeats: int, warmup: int) -> dict:
+def new_pictures(page: Any, repeats: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Model changes (each to a model this server has not loaded), then image changes on resnet50 (each an
+    image it has not captured): seconds from the pointer's press to the new grid drawn."""
+    use_untrained_zoo_model(page, "resnet18")  # untimed: the weights choice is kept from here on
+    wait_script_idle(page, TIMEOUT_MS)
+    model_s = []
+    for i, name in enumerate(MODELS[:warmup + repeats]):
+        log(f"browser: model change to {name}…")
+        seconds, _, _ = timed_choice(page, "Model", name, f"{name} · UNTRAINED")
+        if i >= warmup:
+            model_s.append(seconds)
+    if name != IMAGE_MODEL:
+        use_untrained_zoo_model(page, IMAGE_MODEL)
+        wait_script_idle(page, TIMEOUT_MS)
+    image_s = []
+    for i, sample in enumerate(IMAGES[:warmup + repeats]):
+        log(f"browser: image change to {sample} on {IMAGE_MODEL}…")
+        seconds, _, _ = timed_choice(page, "Sample image", sample, f"{IMAGE_MODEL} · UNTRAINED")
+        if i >= warmup:
+            image_s.append(seconds)
+    return model_s, image_s
+
+
+def run(repeats: int, warmup: int, displays: bool = True, root: Path = REPO_ROOT) -> dict:
     freeze_dashboard_sources()
     home = Path(tempfile.mkdtemp(prefix="featviz-bench-browser-"))
     layer_s: dict[str, list[float]] = {}
@@ -171,7 +210,9 @@ def run(repeats: int, warmup: int) -> dict:
     whole_s: dict[str, dict[str, list[float]]] = {}  # the same changes, until the component redrew all
     server_s: dict[str, dict[str, list[float]]] = {}  # and until the server's own figure
     first_s: list[float] = []
-    with dashboard(home) as url, sync_playwright() as playwright:
+    model_s: list[float] = []
+    image_s: list[float] = []
+    with dashboard(home, root=root) as url, sync_playwright() as playwright:
         browser = launch(playwright)
         log("browser: first grid on a fresh page load (server just started)…")
         cold = first_grid(browser, url)
@@ -200,7 +241,7 @@ def run(repeats: int, warmup: int) -> dict:
                         samples.append(seconds)
                 layer_s[case.label] = samples
                 display_s[case.label], whole_s[case.label], server_s[case.label] = {}, {}, {}
-                for what, label, options in DISPLAY_CHANGES:
+                for what, label, options in DISPLAY_CHANGES if displays else ():
                     log(f"browser: {what} changes on {case.layer} ({case.label})…")
                     drawn, whole, served = [], [], []
                     for i in range(warmup + repeats):
@@ -211,6 +252,11 @@ def run(repeats: int, warmup: int) -> dict:
                                     samples.append(value)
                     display_s[case.label][what], server_s[case.label][what] = drawn, served
                     whole_s[case.label][what] = whole
+            page.close()
+            page = browser.new_context(viewport=VIEWPORT).new_page()  # a fresh session for the new pictures
+            page.goto(url)
+            wait_for_grid(page, "conv1 · Conv2d", TIMEOUT_MS)
+            model_s, image_s = new_pictures(page, repeats, warmup)
         except Exception:
             report_browser_failure(page, home, "browser benchmark")
             raise
@@ -218,7 +264,16 @@ def run(repeats: int, warmup: int) -> dict:
             browser.close()
     shutil.rmtree(home, ignore_errors=True)  # kept only when the run failed: it holds streamlit.log
     return {"first_grid_cold_s": cold, "first_grid_s": first_s, "layer_s": layer_s, "display_s": display_s,
-            "display_whole_s": whole_s, "display_server_s": server_s}
+            "display_whole_s": whole_s, "display_server_s": server_s, "model_s": model_s, "image_s": image_s}
+
+
+def earlier_checkout(revision: str) -> Path:
+    """``revision``'s files in a temporary folder (``git archive``): the dashboard as it was then."""
+    folder = Path(tempfile.mkdtemp(prefix="featviz-bench-before-"))
+    archive = subprocess.run(["git", "archive", revision], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,39 +282,64 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed changes per measurement (default 5; 2 with --quick)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed changes first (default 1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 timed changes per measurement")
+    parser.add_argument("--waits", action="store_true",
+                        help="first grid, model, image and layer changes only (no display changes)")
+    parser.add_argument("--against", metavar="REVISION",
+                        help="measure this earlier commit's dashboard first, in the same run, as the baseline")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     repeats = args.repeats or (2 if args.quick else 5)
 
-    result = run(repeats, args.warmup)
+    before = None
+    if args.against:
+        log(f"browser: the dashboard as of {args.against}, first…")
+        checkout = earlier_checkout(args.against)
+        try:
+            before = run(repeats, args.warmup, displays=not args.waits, root=checkout)
+        finally:
+            shutil.rmtree(checkout, ignore_errors=True)
+        log("browser: and this checkout's…")
+    result = run(repeats, args.warmup, displays=not args.waits)
     table = Table(
         f"Browser (headless Chromium): click on the option → grid drawn, median of {repeats} after "
-        f"{args.warmup} warm-up",
-        ["change", "layer", "median s", "min s", "max s", "target", "result"],
+        f"{args.warmup} warm-up" + (f"; 'before': commit {args.against}, measured first in this run" if before else ""),
+        ["change", "layer", *(["before s"] if before else []), "median s", "min s", "max s", "target", "result"],
     )
     targets = []
 
-    def add(what: str, where: str, samples: list[float], target: float) -> None:
+    def add(what: str, where: str, samples: list[float], target: float | None,
+            earlier: list[float] | None = None) -> None:
         value = median(samples)
-        ok = value < target
-        table.rows.append([what, where, f"{value:.2f}", f"{min(samples):.2f}", f"{max(samples):.2f}",
-                           f"< {target:g} s", met(ok)])
-        targets.append(Target(f"{what}: median < {target:g} s", ok, f"{value:.2f} s"))
+        ok = target is None or value < target
+        was = [f"{median(earlier):.2f}" if earlier else "—"] if before else []
+        table.rows.append([what, where, *was, f"{value:.2f}", f"{min(samples):.2f}", f"{max(samples):.2f}",
+                           "(reported)" if target is None else f"< {target:g} s", "" if target is None else met(ok)])
+        if target is not None:
+            targets.append(Target(f"{what}: median < {target:g} s", ok, f"{value:.2f} s"))
 
-    cold = result["first_grid_cold_s"]
-    table.rows.append(["first grid, fresh page load, server just started", "digits_cnn conv1", f"{cold:.2f}",
-                       f"{cold:.2f}", f"{cold:.2f}", "(reported)", ""])
-    add("first grid, fresh page load", "digits_cnn conv1", result["first_grid_s"], FIRST_GRID_TARGET_S)
+    def then(key: str, *path: str) -> list[float] | None:
+        value: Any = before
+        for part in (key, *path):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    add("first grid, fresh page load, server just started", "digits_cnn conv1", [result["first_grid_cold_s"]],
+        None, [before["first_grid_cold_s"]] if before else None)
+    add("first grid, fresh page load", "digits_cnn conv1", result["first_grid_s"], FIRST_GRID_TARGET_S,
+        then("first_grid_s"))
+    add("image change (an image not captured before)", f"{IMAGE_MODEL}, its first layer", result["image_s"],
+        IMAGE_TARGET_S, then("image_s"))
+    add("model change (a model not loaded before)", "cat, each model's first layer", result["model_s"], None,
+        then("model_s"))
     for case in CASES:
         where = f"{case.model} {case.layer}"
-        add(f"layer change → {case.label}", where, result["layer_s"][case.label], LAYER_TARGET_S)
-        for what, _, _ in DISPLAY_CHANGES:
+        add(f"layer change → {case.label}", where, result["layer_s"][case.label], LAYER_TARGET_S,
+            then("layer_s", case.label))
+        for what, _, _ in DISPLAY_CHANGES if not args.waits else ():
             add(f"{what} change on {case.label}", where, result["display_s"][case.label][what], DISPLAY_TARGET_S)
-            for then, key in (("… all of it redrawn (colour bar, hover)", "display_whole_s"),
-                              ("… the server's own figure of it", "display_server_s")):
-                samples = result[key][case.label][what]
-                table.rows.append([then, where, f"{median(samples):.2f}", f"{min(samples):.2f}",
-                                   f"{max(samples):.2f}", "(reported)", ""])
+            for label, key in (("… all of it redrawn (colour bar, hover)", "display_whole_s"),
+                               ("… the server's own figure of it", "display_server_s")):
+                add(label, where, result[key][case.label][what], None, then(key, case.label, what))
     print_table(table)
     print_targets(targets)
     notes = [
@@ -280,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
         "No baseline: the targets are absolute. Chromium renders with SwiftShader (no GPU) on the same 2 cores "
         "as the server and this script.",
     ]
-    path = write_results("browser", "In the browser", [table], targets, quick=args.quick, notes=notes,
-                         data={"repeats": repeats, "warmup": args.warmup, **result}, started=started)
+    if args.waits:
+        notes.append("--waits: display changes not measured in this run.")
+    path = write_results("browser_waits" if args.waits else "browser", "In the browser" + (
+        ": what a person waits for" if args.waits else ""), [table], targets, quick=args.quick, notes=notes,
+        data={"repeats": repeats, "warmup": args.warmup, "against": args.against, "before": before, **result},
+        started=started)
     log(f"wrote {path.relative_to(REPO_ROOT)}")
     return 0
 

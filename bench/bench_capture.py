@@ -1,9 +1,13 @@
-"""Capture overhead: ``featviz_core.capturing._capture`` (every layer, one forward pass) vs a plain forward pass.
+"""Capture overhead: the library's ``fv.capture`` and the dashboard's own capture, each against a plain forward pass.
 
 Why: the dashboard captures every layer so that changing the layer never runs the model again. That is
-only a good trade if recording every layer costs little more than the forward pass itself
-(target: capture / plain forward <= 1.10). Both are timed alternately in this process, on the same model
-and the same preprocessed input; untrained weights time the same as trained ones.
+only a good trade if recording every layer costs little more than the forward pass itself. The dashboard
+does not call ``fv.capture``: it calls ``featviz_core.cache.capture_for_cache`` (float16 and exact
+statistics for the shared cache, each layer measured and rounded when first read), timed here as
+"dashboard" (targets: <= 1.5 every model, <= 1.2 the median); and then the page reads the layer it opens
+on, which costs that one layer's statistics (its spectrum included): "dashboard + first layer", reported.
+Each is timed alternately with a plain pass in this process, on the same model and the same preprocessed
+input; untrained weights time the same as trained ones.
 
     python bench/bench_capture.py                 # all six models
     python bench/bench_capture.py --quick         # resnet18, 3 repeats: a smoke run
@@ -22,6 +26,7 @@ import torch
 import torchvision
 
 import featviz_core as fv
+from featviz_core.cache import capture_for_cache
 from featviz_ui import server
 
 from _common import (
@@ -39,6 +44,8 @@ from _common import (
 ALLOCATOR_TUNED = server.tune_allocator()  # as app.py does in the dashboard's server process
 MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v3_large", "convnext_tiny", "vit_b_16")
 TARGET_RATIO = 1.10
+DASHBOARD_TARGET = 1.5
+DASHBOARD_MEDIAN_TARGET = 1.2
 SAMPLE = "Cat (Chelsea)"
 
 
@@ -64,12 +71,28 @@ def bench_model(name: str, repeats: int, warmup: int) -> dict:
             return model(x.unsqueeze(0))
 
     captured = fv.capture(model, x)
+    shown = fv.default_layer(captured)
+
+    def dashboard() -> object:  # what featviz_ui.caches.cached_capture runs on a new image or model
+        return capture_for_cache(model, x)
+
+    def dashboard_and_layer() -> object:  # ... and the Explore page reading the layer it opens on
+        kept = capture_for_cache(model, x)
+        kept[shown]
+        return kept
+
     timing = time_pair(candidate, baseline, repeats=repeats, warmup=warmup)
+    dashboard_timing = time_pair(dashboard, baseline, repeats=repeats, warmup=warmup)
+    shown_timing = time_pair(dashboard_and_layer, baseline, repeats=repeats, warmup=warmup)
     return {
         "model": name,
         "layers": len(captured),
         "captured_mb": captured.nbytes / 1e6,
         "ratio": timing.ratio,
+        "shown_layer": shown,
+        "dashboard_ratio": dashboard_timing.ratio,
+        "dashboard_median_s": dashboard_timing.candidate_median,
+        "with_layer_ratio": shown_timing.ratio,
         "references_only_s": references_only(model, x, repeats),
         "store_s": store_cost(captured, repeats),
         **timing.as_dict(),
@@ -134,18 +157,26 @@ def main(argv: list[str] | None = None) -> int:
         f"Capture overhead: fv.capture (all layers) vs plain forward, median of {repeats} alternating runs "
         f"after {warmup} warm-up, torch threads {torch.get_num_threads()}",
         ["model", "layers captured", "captured MB", "capture ms", "plain forward ms", "hooks, no copy ms",
-         "writing captured MB ms", "floor ratio", "ratio", "target", "result"],
+         "writing captured MB ms", "floor ratio", "ratio", "target", "result", "dashboard ms", "dashboard ratio",
+         "dashboard target", "dashboard result", "dashboard + first layer ratio"],
     )
     targets = []
     for r in results:
         ok = r["ratio"] <= TARGET_RATIO
+        dashboard_ok = r["dashboard_ratio"] <= DASHBOARD_TARGET
         table.rows.append([
             r["model"], str(r["layers"]), f"{r['captured_mb']:.0f}", f"{r['candidate_median_s'] * 1e3:.1f}",
             f"{r['baseline_median_s'] * 1e3:.1f}", f"{r['references_only_s'] * 1e3:.1f}",
             f"{r['store_s'] * 1e3:.1f}", f"{1 + r['store_s'] / r['baseline_median_s']:.2f}", f"{r['ratio']:.2f}",
-            f"≤ {TARGET_RATIO:.2f}", met(ok),
+            f"≤ {TARGET_RATIO:.2f}", met(ok), f"{r['dashboard_median_s'] * 1e3:.1f}", f"{r['dashboard_ratio']:.2f}",
+            f"≤ {DASHBOARD_TARGET:.2f}", met(dashboard_ok), f"{r['with_layer_ratio']:.2f} ({r['shown_layer']})",
         ])
         targets.append(Target(f"{r['model']}: capture / plain forward ≤ {TARGET_RATIO:.2f}", ok, f"{r['ratio']:.2f}"))
+        targets.append(Target(f"{r['model']}: dashboard capture / plain forward ≤ {DASHBOARD_TARGET:.2f}",
+                              dashboard_ok, f"{r['dashboard_ratio']:.2f}"))
+    dashboard_median = statistics.median(r["dashboard_ratio"] for r in results)
+    targets.append(Target(f"median dashboard capture / plain forward ≤ {DASHBOARD_MEDIAN_TARGET:.2f}",
+                          dashboard_median <= DASHBOARD_MEDIAN_TARGET, f"{dashboard_median:.2f}"))
     print_table(table)
     print_targets(targets)
     notes = [
@@ -153,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         "untrained weights (torchvision.models.get_model(name, weights=None).eval()).",
         "Candidate: fv.capture(model, x) with the plain nn.Module. Baseline: "
         "`with torch.inference_mode(): model(x.unsqueeze(0))`. Both timed alternately in one process.",
+        "Dashboard: featviz_core.cache.capture_for_cache(model, x), what the dashboard runs on a new image or "
+        "model. 'Dashboard + first layer': the same, then reading the layer the Explore page opens on "
+        "(fv.default_layer), which measures that layer's statistics from its exact values and rounds it to "
+        "float16: what the page waits for before it draws. Each timed alternately with its own plain passes.",
         "Allocator tuned as the dashboard's server does (featviz_ui.server.tune_allocator(): "
         f"{ALLOCATOR_TUNED}); it applies "
         "to candidate and baseline alike.",

@@ -31,8 +31,10 @@ BENCHMARKS = {  # result name -> script
     "scan": "bench_scan.py",
     "zoo": "bench_zoo.py",
     "zoo_timing": "bench_zoo.py",  # its --no-figures sweep
+    "zoo_dashboard": "bench_zoo.py",  # its --dashboard-only sweep
+    "browser_waits": "bench_browser.py",  # its --waits --against REVISION run: before and after, in one run
 }
-ALONE = ("zoo", "zoo_timing")
+ALONE = ("zoo", "zoo_timing", "zoo_dashboard", "browser_waits")
 """Run only by their own command (the whole zoo takes hours); RESULTS.md shows their stored results."""
 TIMEOUT_S = 900  # per benchmark; each is meant to take under ~4 minutes
 RESULTS_MD = BENCH_DIR / "RESULTS.md"

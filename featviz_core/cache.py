@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -32,6 +33,7 @@ from .activations._records import Capture, FeatureMap, times_power_of_two
 from .activations._spill import SpillFile
 from .analysis._stats import layer_stats
 from .capturing._capture import InputLike, ModelLike, capture
+from .errors import ModelError
 
 T = TypeVar("T")
 PLAIN_EXPONENTS = range(0, 15)
@@ -87,11 +89,27 @@ class LRUCache(Generic[T]):
             self._items[key] = (value, size, disk)
             self.nbytes += size
             self.disk_bytes += disk
-            while (self.nbytes > self.max_bytes or self.disk_bytes > self.max_disk_bytes) and len(self._items) > 1:
-                _, (_, evicted, evicted_disk) = self._items.popitem(last=False)  # the newest always stays
-                self.nbytes -= evicted
-                self.disk_bytes -= evicted_disk
+            self._evict()
         return value
+
+    def recount(self, key: Hashable | None = None) -> None:
+        """Measure ``key``'s value again (every value: None), and evict to the bounds: a capture's size changes
+        as its waiting layers are read (float32 in memory to float16, layers run again onto disk)."""
+        with self._lock:
+            for name in list(self._items) if key is None else [key]:
+                item = self._items.get(name)
+                if item is not None:
+                    value, size, disk = item
+                    self._items[name] = (value, self._size_of(value), self._disk_of(value))
+                    self.nbytes += self._items[name][1] - size
+                    self.disk_bytes += self._items[name][2] - disk
+            self._evict()
+
+    def _evict(self) -> None:
+        while (self.nbytes > self.max_bytes or self.disk_bytes > self.max_disk_bytes) and len(self._items) > 1:
+            _, (_, evicted, evicted_disk) = self._items.popitem(last=False)  # the newest always stays
+            self.nbytes -= evicted
+            self.disk_bytes -= evicted_disk
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The cached value, or ``compute()`` stored under ``key``. Computing happens outside the lock, so one
@@ -106,63 +124,120 @@ class LRUCache(Generic[T]):
 
 
 class Compactor:
-    """Turns each float32 layer into the form the shared cache keeps, one layer at a time: statistics from the
-    exact values, then float16 on its own scale; once ``ram_bytes`` of layers are held, further layers are
-    written to a :class:`~featviz_core.activations._spill.SpillFile` instead of being kept in memory.
+    """Turns each float32 layer into the form the shared cache keeps: statistics from the exact values, then
+    float16 on its own scale.
 
-    Given to :func:`featviz_core.capturing._capture` as ``keep=``, it runs as each layer is returned, so a capture never
-    holds every layer in float32 at once: its peak is the model's own forward pass plus ``ram_bytes``
-    (:func:`for_cache` reads the settings). Layers that are one tensor (a block and its last ReLU, a
-    Sequential and its last child) stay one tensor here, converted and measured once, when ``finished``: in
-    a finished capture two layers that share memory hold the same values (one that was overwritten later had
-    been copied). While the model runs, an in-place op may change the memory between two layers (a ReLU
-    after its batch norm), and an inference tensor has no version counter to tell, so each layer is then
-    converted on its own.
+    Given to :func:`featviz_core.capturing._capture` as ``keep=``, it lets every layer wait, exact as the model
+    returned it (:class:`~featviz_core.capturing.KeepLater`), and turns each when it is first read: a layer
+    costs its statistics only once someone looks at it, and the model's forward pass waits for nothing but
+    the recording. The first ``ram_bytes`` of layers wait in memory. The rest are not kept at all during the
+    pass (their names, types and shapes are): reading one runs the model again up to it (bound with
+    :meth:`bind`), and its float16 goes to a :class:`~featviz_core.activations._spill.SpillFile`. A capture's
+    peak is the model's own forward pass plus ``ram_bytes`` (:func:`capture_for_cache` reads the settings), and it
+    stays within that as its layers are read.
+
+    Layers that are one tensor (a block and its last ReLU, a Sequential and its last child) stay one tensor
+    here, converted and measured once: they are turned after the pass, when two layers that share memory
+    hold the same values (one that was overwritten later had been copied).
     """
 
     def __init__(self, ram_bytes: float = math.inf, spill_dir: str = "", *, finished: bool = False) -> None:
         self.ram_bytes = ram_bytes
         self.spill = SpillFile(spill_dir)
         self._held = 0
+        self._deferring = True
         self._finished = finished
         self._done: dict[tuple, FeatureMap] = {}
+        self._model: Callable[[], object | None] = lambda: None  # for layers left to run again
+        self._input: torch.Tensor | None = None
+        self._ahead: dict[str, FeatureMap] = {}  # layers run again together (ahead), to be handed out
 
-    @classmethod
-    def for_cache(cls) -> Compactor:
-        """Bounded by ``FEATVIZ_CAPTURE_RAM_MB``, spilling to ``FEATVIZ_SPILL_DIR``."""
-        current = settings.current()
-        return cls(current.capture_ram_bytes, current.spill_dir)
+    def defer(self, tensor: torch.Tensor) -> bool:
+        """Whether a layer may wait in float32 until it is read: while the budget lasts, and never again once
+        a layer has not fitted (the layers after it are not kept, only noted, as they come)."""
+        size = tensor.numel() * tensor.element_size()
+        self._deferring = self._deferring and self._held + size <= self.ram_bytes
+        if self._deferring:
+            self._held += size
+        return self._deferring
+
+    def bind(self, model: ModelLike, image: torch.Tensor) -> None:
+        """The model and preprocessed input to run again for layers past the budget. Held weakly: a capture in
+        a shared cache must not keep a large model alive after the model cache has let it go."""
+        self._model = weakref.ref(model)
+        self._input = image
+
+    def can_finish(self) -> bool:
+        return self._input is None or self._model() is not None
 
     def __call__(self, fmap: FeatureMap) -> FeatureMap:
+        if self._finished:  # compact(): a capture that is over, turned now
+            return self._turn(fmap, to_disk=None)
+        # past the budget during the pass: nothing is kept but the shape (writing the values anywhere would
+        # cost the pass as much as the model itself); reading the layer runs the model again up to it
+        return FeatureMap(fmap.name, fmap.module_type, torch.empty_like(fmap.stored, device="meta"), fmap.call,
+                          fmap.note, fmap.input_shape, scale=fmap.scale, layout=fmap.layout)
+
+    def later(self, fmap: FeatureMap) -> FeatureMap:
+        """A layer that waited, read for the first time after the pass: turned in memory where it waited, or
+        run again and turned onto disk."""
+        if not fmap.stored.is_meta:
+            return self._turn(fmap, to_disk=False)
+        turned = self._ahead.pop(fmap.name, None)
+        if turned is None:
+            self.ahead([fmap])
+            turned = self._ahead.pop(fmap.name)
+        return turned
+
+    def ahead(self, fmaps: list[FeatureMap]) -> None:
+        """Run the model once for every layer of ``fmaps`` that it must run again for, and turn each as it
+        returns (statistics, float16, onto disk): one partial pass, never one per layer."""
+        names = [fmap.name for fmap in fmaps if fmap.stored.is_meta and fmap.name not in self._ahead]
+        if not names:
+            return
+        model = self._model()
+        if model is None or self._input is None:
+            raise ModelError("This capture's model is no longer loaded, so its later layers cannot be read: choose "
+                             "the model or image again to capture it afresh.")
+        again = capture(model, self._input, layers=names, keep=lambda fmap: self._turn(fmap, to_disk=True, share=False))
+        self._ahead.update(again.outline())
+
+    def _turn(self, fmap: FeatureMap, to_disk: bool | None, share: bool = True) -> FeatureMap:
+        """Statistics from the exact values, then float16; kept in memory, on disk, or (None) where the budget
+        says. ``share``: layers of one tensor share one result (only once a pass is over: during it an
+        in-place op may change the memory between two layers, and an inference tensor cannot tell)."""
         tensor = fmap.stored
         same = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype, fmap.scale,
                 fmap.layout)  # one tensor seen through two layouts is measured twice
-        kept = self._done.get(same) if self._finished else None
+        kept = self._done.get(same) if share else None
         if kept is None:
             stats = layer_stats(fmap)  # from the values as captured, before any rounding
             peaks = np.maximum(np.abs(stats.channels.min), np.abs(stats.channels.max))
             stored, scale = (tensor, fmap.scale) if fmap.scale != 1.0 else _half(tensor, peaks)
-            stored = self._place(stored, tensor)
-            kept = FeatureMap(fmap.name, fmap.module_type, stored, scale=scale, stats=stats, layout=fmap.layout)
-            if self._finished:
+            if to_disk is None:
+                stored = self._place(stored)
+            elif to_disk:
+                stored = self.spill.write(stored)
+            kept = FeatureMap(fmap.name, fmap.module_type, stored.cpu(), scale=scale, stats=stats, layout=fmap.layout)
+            if share:
                 self._done[same] = kept
         return FeatureMap(fmap.name, fmap.module_type, kept.stored, fmap.call, fmap.note, fmap.input_shape,
                           scale=kept.scale, stats=kept.stats, layout=fmap.layout)
 
-    def _place(self, stored: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
-        """``stored`` in memory while the budget lasts, else in the spill file. A tensor that is still the
-        model's own (float16 already, integers) is copied: an in-place op later in the pass may overwrite it."""
+    def _place(self, stored: torch.Tensor) -> torch.Tensor:
+        """``stored`` in memory while the budget lasts, else in the spill file."""
         size = stored.numel() * stored.element_size()
         if self._held + size > self.ram_bytes:
             return self.spill.write(stored)
         self._held += size
-        stored = stored.cpu()
-        return stored.clone() if stored.untyped_storage().data_ptr() == source.untyped_storage().data_ptr() else stored
+        return stored
 
     def capture(self, maps: Capture) -> Capture:
-        """The finished capture, which owns the spill file (closed for writing)."""
+        """The finished capture, which owns the spill file (closed for writing); layers that still wait are
+        turned from now on as finished ones are (shared memory, shared result)."""
         self.spill.close()
-        maps.spill = self.spill if self.spill.nbytes else None
+        self._finished = True
+        maps.spill = self.spill  # layers turned later may go there too
         return maps
 
 
@@ -230,11 +305,20 @@ def activation_cache(max_bytes: int | None = None, max_disk_bytes: int | None = 
                     max_disk_bytes=max_disk_bytes or current.spill_bytes, disk_of=lambda captured: captured.disk_bytes)
 
 
-def capture_for_cache(model: ModelLike, image: InputLike) -> Capture:
-    """What the shared cache keeps of one capture, made while the model runs: float16 with exact statistics,
-    at most ``FEATVIZ_CAPTURE_RAM_MB`` in memory, the rest spilled to ``FEATVIZ_SPILL_DIR``."""
-    compactor = Compactor.for_cache()
-    return compactor.capture(capture(model, image, keep=compactor))
+def capture_for_cache(model: ModelLike, image: InputLike, *, ram_bytes: float | None = None,
+                      spill_dir: str | None = None) -> Capture:
+    """What the shared cache keeps of one capture: float16 with exact statistics, at most
+    ``FEATVIZ_CAPTURE_RAM_MB`` in memory, the rest spilled to ``FEATVIZ_SPILL_DIR``.
+
+    The layers within that budget wait as the model returned them, in float32, and each is measured and
+    rounded when it is first read (``captured[name]``; :meth:`Capture.finish` does them all, with progress).
+    The forward pass then costs what a plain capture costs, and a page pays for the layers it shows only."""
+    current = settings.current()
+    compactor = Compactor(current.capture_ram_bytes if ram_bytes is None else ram_bytes,
+                          current.spill_dir if spill_dir is None else spill_dir)
+    captured = compactor.capture(capture(model, image, keep=compactor))
+    compactor.bind(model, captured.input)
+    return captured
 
 
 FIGURE_OVERHEAD = 64 * 1024

@@ -433,7 +433,7 @@ def capture_npz_size(captured: Capture) -> int:
     """Bytes the every-layer archive takes uncompressed, in float32 (a float16 cached capture counts double)."""
     return sum(
         fmap.stored.numel() * (4 if fmap.stored.is_floating_point() else fmap.stored.element_size())
-        for fmap in captured.values()
+        for _, fmap in captured.outline()
     )
 
 

@@ -82,8 +82,8 @@ class Settings:
                                           "captures kept for all sessions (float16), least recently used evicted")
     capture_ram_mb: float = _setting(
         "FEATVIZ_CAPTURE_RAM_MB", 256.0, "MB",
-        "most of one cached capture kept in memory (float16): further layers are written to FEATVIZ_SPILL_DIR as "
-        "they are captured and read back from there when viewed")
+        "most of one cached capture held in memory, exact until a layer is read, then float16: further layers are "
+        "only noted as they are captured, run again when read, and kept in FEATVIZ_SPILL_DIR")
     spill_dir: str = _setting("FEATVIZ_SPILL_DIR", "", "path",
                               "where layers beyond FEATVIZ_CAPTURE_RAM_MB go (unnamed files, gone when the capture "
                               "leaves the cache or the server stops); none: the system's temporary folder")

@@ -54,10 +54,20 @@ def caches() -> Caches:
 
 
 def cached_capture(image_digest: str, model_key: str, model: fv.LoadedModel, image: object) -> fv.Capture:
-    """Every layer for one image and model (float16, with exact statistics), captured once for all sessions."""
-    return caches().activations.get_or_compute(
-        (image_digest, model_key), lambda: capture_for_cache(model, image)
-    )
+    """Every layer for one image and model (float16, with exact statistics), captured once for all sessions.
+
+    Layers are measured and rounded when first read; :func:`recount_captures` counts them again."""
+    key = (image_digest, model_key)
+    captured = caches().activations.get(key)
+    if captured is None or not captured.can_finish():  # its model was let go and loaded again: capture afresh
+        captured = caches().activations.put(key, capture_for_cache(model, image))
+    return captured
+
+
+def recount_captures() -> None:
+    """Count every cached capture again, after a script run: its layers read in that run were measured and
+    rounded (smaller in memory) or run again onto disk."""
+    caches().activations.recount()
 
 
 def cached_stats(capture_key: tuple, fmap: fv.FeatureMap) -> ChannelStats:

@@ -9,8 +9,10 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
+from featviz_core.errors import FeatvizError
+
 from .context import Context
-from .messages import show_problem
+from .messages import problem, show_problem
 from .navigation import pages
 from .sidebar import build_context
 from .state import pop_link_notes
@@ -84,3 +86,32 @@ def show_messages(ctx: Context, box: DeltaGenerator | None = None) -> None:
             show_problem(problem)
         for notice in ctx.notices:
             st.warning(notice)
+
+
+@contextmanager
+def reading_layers(ctx: Context, box: DeltaGenerator) -> Iterator[None]:
+    """Read layers of the dashboard's capture inside this: a layer is measured (and one past the memory budget
+    runs the model again) when first read, and a problem then (a full spill disk) becomes the page's message
+    and stops the page there, the sidebar and its choices untouched."""
+    try:
+        yield
+    except FeatvizError as exc:
+        ctx.problems.append(problem("This layer could not be read: ", exc))
+        stop_page(ctx, box)
+
+
+def finish_every_layer(captured: Any) -> None:
+    """Measure every layer that has not been read yet, with a progress bar: for a page that reads them all
+    (the dashboard's capture measures a layer when it is first shown; see ``capture_for_cache``)."""
+    total = captured.waiting
+    if not total:
+        return
+    bar = st.progress(0.0, text=f"Measuring {total} layers from their exact values…")
+    step = max(1, total // 50)  # about fifty updates, however many layers
+
+    def progress(done: int, count: int) -> None:
+        if done % step == 0 or done == count:
+            bar.progress(done / count, text=f"Measuring layer {done} of {count} from its exact values…")
+
+    captured.finish(progress)
+    bar.empty()

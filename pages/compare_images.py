@@ -13,7 +13,7 @@ from featviz_ui.caches import cached_capture, cached_grid, caches
 from featviz_ui.context import decode
 from featviz_ui.controls import pick_display, pick_layer
 from featviz_ui.messages import Problem, show_problem
-from featviz_ui.page import show_messages, start_page, stop_page
+from featviz_ui.page import reading_layers, show_messages, start_page, stop_page
 from featviz_ui.state import keep_choice, persistent_choice, set_choice
 
 
@@ -66,7 +66,8 @@ except fv.FeatvizError as exc:
     show_problem(Problem(f"{model.name} could not run on **{other.name}**: {exc}", exc.detail))
     stop_page(ctx, messages)
 
-left_map, right_map = ctx.captured[layer], other_captured[layer]
+with reading_layers(ctx, messages):
+    left_map, right_map = ctx.captured[layer], other_captured[layer]
 scale = shared_scale(left_map, right_map, display)
 st.markdown(f"Layer **{layer}** of **{model.label}**, one grid per image. Colours: {scale.description}.")
 if not scale.shared:

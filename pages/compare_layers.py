@@ -8,11 +8,11 @@ import streamlit as st
 import featviz_core as fv
 from featviz_ui.caches import cached_grid, cached_stats
 from featviz_ui.controls import pick_display, pick_layer
-from featviz_ui.page import show_messages, start_page
+from featviz_ui.page import reading_layers, show_messages, start_page
 
 
 def convolutions(captured: fv.Capture) -> list[str]:
-    return [key for key, fmap in captured.items() if fmap.module_type in ("Conv1d", "Conv2d", "Conv3d")]
+    return [key for key, fmap in captured.outline() if fmap.module_type in ("Conv1d", "Conv2d", "Conv3d")]
 
 
 def partner(captured: fv.Capture, layer: str) -> str:
@@ -49,7 +49,8 @@ shallow, deep = by_depth(captured, (chosen, other))
 headings = ("Shallower", "Deeper") if shallow != deep else ("", "")
 for column, layer, heading, side in zip(st.columns(2), (shallow, deep), headings, ("left", "right"), strict=True):
     with column:
-        fmap = captured[layer]
+        with reading_layers(ctx, messages):
+            fmap = captured[layer]
         st.subheader(f"{heading}: {layer}" if heading else layer)
         st.caption(cached_stats(ctx.capture_key, fmap).summary())
         figure = cached_grid(ctx.capture_key, fmap, display, model.label, display_width=600)

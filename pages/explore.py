@@ -15,7 +15,7 @@ from featviz_core.images import image_notes
 from featviz_ui.caches import cached_grid, cached_preview, cached_stats
 from featviz_ui.controls import PAGE_KEY, live_display, pick_channel_order, pick_display, pick_layer
 from featviz_ui.live_grid import live_grid
-from featviz_ui.page import show_messages, start_page, stop_page
+from featviz_ui.page import reading_layers, show_messages, start_page, stop_page
 from featviz_ui.state import keep_choice, persistent_choice, show_in_link
 
 INPUT_DISPLAY = 224  # small inputs (28×28 digits) are enlarged without smoothing, so pixels stay visible
@@ -217,7 +217,8 @@ with st.sidebar:
     layer = pick_layer(model, captured)
     st.header("4 · Display", divider="gray")
     display = pick_display()
-    fmap = captured[layer]
+    with reading_layers(ctx, messages):
+        fmap = captured[layer]
     stats = cached_stats(ctx.capture_key, fmap)
     view = view_of(fmap)
     bars = is_vector(view)  # single values: one bar chart, never cut or paged

@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 import featviz_core as fv
-from featviz_ui.page import show_messages, start_page
+from featviz_ui.page import finish_every_layer, reading_layers, show_messages, start_page
 
 ctx, messages = start_page("Model overview")
 model, captured = ctx.model, ctx.captured
+with reading_layers(ctx, messages):
+    finish_every_layer(captured)
 summary = fv.layer_summary(model, captured)
 top = fv.predict(model, captured, top=1)
 st.markdown(

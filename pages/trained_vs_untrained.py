@@ -9,7 +9,7 @@ from featviz_core.analysis import EXPLANATIONS, layer_signs
 from featviz_core.models import WeightsState
 from featviz_ui.caches import cached_capture, cached_grid, cached_model
 from featviz_ui.controls import pick_display, pick_layer
-from featviz_ui.page import show_messages, start_page, stop_page
+from featviz_ui.page import reading_layers, show_messages, start_page, stop_page
 from featviz_ui.weights_probe import weights_status
 
 LESSON = (
@@ -71,7 +71,9 @@ for column, (model, key), captured, side in zip(columns, pair, captures, ("train
         verdict = f"predicts **{top[0][0]}** ({top[0][1]:.0%})" if top else ""
         st.subheader(f"{'Trained' if side == 'trained' else 'Untrained'}")
         st.caption(f"{model.label} · {verdict}")
-        figure = cached_grid((ctx.image.digest, key), captured[layer], display, model.label, display_width=600)
+        with reading_layers(ctx, messages):
+            fmap = captured[layer]
+        figure = cached_grid((ctx.image.digest, key), fmap, display, model.label, display_width=600)
         st.plotly_chart(figure, width="stretch", key=f"compare_{side}", config={"displaylogo": False})
 
 signs = [layer_signs(model, captured, layer) for (model, _), captured in zip(pair, captures, strict=True)]

@@ -1,5 +1,5 @@
 """A cached capture holds at most FEATVIZ_CAPTURE_RAM_MB in memory: later layers go to an unnamed spill file
-as the model runs, and come back unchanged when viewed."""
+as the model runs, exact, and are turned into float16 there when viewed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 import torchvision
 
 import featviz_core as fv
-from featviz_core.cache import Compactor, activation_cache, capture_for_cache, compact
+from featviz_core.cache import activation_cache, capture_for_cache, compact
 from featviz_core.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,31 +35,28 @@ def test_compacting_while_capturing_equals_compacting_afterwards_and_spills_past
     model = torchvision.models.get_model(name, weights=None).eval()
     x = torch.randn(3, 96, 96)
     afterwards = compact(fv.capture(model, x))
-    compactor = Compactor(ram_bytes=2**18, spill_dir=str(tmp_path))
-    streamed = compactor.capture(fv.capture(model, x, keep=compactor))
+    streamed = capture_for_cache(model, x, ram_bytes=2**20, spill_dir=str(tmp_path))
     assert list(streamed) == list(afterwards)  # module order, calls numbered alike
+    assert streamed.disk_bytes == 0 and 0 < streamed.nbytes <= 2**20  # the first layers wait, the rest are noted
     different = [key for key in afterwards if not _same(afterwards[key], streamed[key])]
     assert not different, different[:5]  # in-place ReLUs after their batch norms included: values as returned
     spilled = [key for key, fmap in streamed.items() if streamed.spill.holds(fmap.stored)]
     assert spilled and len(spilled) < len(streamed)  # the first layers in memory, the rest on disk
     stats = sum({id(fmap.stats): fmap.stats.nbytes for fmap in streamed.values()}.values())
-    assert streamed.nbytes - stats <= 2**18 and streamed.disk_bytes > 2**18
+    assert streamed.nbytes - stats <= 2**20 and streamed.disk_bytes > 2**20
     assert os.listdir(tmp_path) == []  # the file has no name: nothing is left behind, even by a crash
 
 
 def test_a_spill_file_is_freed_with_its_capture(tmp_path):
     model = fv.load_model("digits_cnn")
-    captured = capture_for_cache_with(model, tmp_path, ram_bytes=0)
-    assert captured.disk_bytes > 0 and captured.nbytes < 4096  # only statistics in memory
+    captured = capture_for_cache(model, fv.load_sample("Handwritten 7"), ram_bytes=0, spill_dir=str(tmp_path))
+    assert captured.disk_bytes == 0 and captured.nbytes == 0  # nothing kept while the model ran: shapes only
+    captured.finish()  # the model runs again, once, and each layer goes to disk as float16
+    assert captured.disk_bytes > 0 and captured.nbytes < 4096 * len(captured)  # only statistics in memory
     assert _mapped_files(tmp_path) >= 1
     del captured
     gc.collect()
     assert _mapped_files(tmp_path) == 0  # unmapped, and an unlinked file's disk is then returned
-
-
-def capture_for_cache_with(model, spill_dir, ram_bytes: int) -> fv.Capture:
-    compactor = Compactor(ram_bytes, str(spill_dir))
-    return compactor.capture(fv.capture(model, fv.load_sample("Handwritten 7"), keep=compactor))
 
 
 def _mapped_files(folder: Path) -> int:
@@ -73,9 +70,13 @@ def test_the_cache_bounds_spilled_bytes_too(tmp_path, setting):
     setting("FEATVIZ_SPILL_DIR", str(tmp_path))
     model = fv.load_model("digits_cnn")
     one = capture_for_cache(model, fv.load_sample("Handwritten 7"))
+    one.finish()  # every layer read: what was not kept is now on disk
     cache = activation_cache(max_bytes=2**30, max_disk_bytes=int(1.5 * one.disk_bytes))
     cache.put("a", one)
-    cache.put("b", capture_for_cache(model, fv.load_sample("Handwritten 3")))
+    two = cache.put("b", capture_for_cache(model, fv.load_sample("Handwritten 3")))
+    assert "a" in cache  # nothing of the second on disk yet
+    two.finish()
+    cache.recount("b")
     assert "a" not in cache and "b" in cache  # two would not fit the disk budget: the older one went
     assert cache.disk_bytes == cache.get("b").disk_bytes
 
@@ -85,8 +86,10 @@ def test_an_unwritable_spill_folder_is_a_plain_message_not_a_crash(tmp_path, set
     blocker.write_text("x")
     setting("FEATVIZ_CAPTURE_RAM_MB", "0.001")
     setting("FEATVIZ_SPILL_DIR", str(blocker / "spill"))
+    model = fv.load_model("digits_cnn")
+    captured = capture_for_cache(model, fv.load_sample("Handwritten 7"))
     with pytest.raises(ModelError, match="spill folder"):
-        capture_for_cache(fv.load_model("digits_cnn"), fv.load_sample("Handwritten 7"))
+        captured["conv1"]  # the first layer past the budget that is read
 
 
 _PEAK = textwrap.dedent("""
@@ -107,7 +110,9 @@ _PEAK = textwrap.dedent("""
         refs.write("5")
     before = resident("VmRSS")
     kept = capture_for_cache(model, x) if sys.argv[1] == "streamed" else compact(fv.capture(model, x))
-    print(json.dumps({"growth": resident("VmHWM") - before, "ram": kept.nbytes / 2**20,
+    captured = resident("VmHWM") - before
+    kept.finish()  # every layer read: those past the budget run the model again, and go to disk in float16
+    print(json.dumps({"captured": captured, "growth": resident("VmHWM") - before, "ram": kept.nbytes / 2**20,
                       "disk": kept.disk_bytes / 2**20}))
 """)
 
@@ -128,7 +133,8 @@ def test_a_cached_capture_never_holds_every_layer_in_memory(tmp_path):
     streamed, whole = _peak("streamed", tmp_path), _peak("whole", tmp_path)
     assert whole["growth"] > 190  # the old way: 24 float32 layers of 8 MB, then their float16 copies
     assert streamed["ram"] < 17 and streamed["disk"] > 70  # 16 MB kept, the rest of 96 MB (float16) on disk
-    # 16 MB kept, one layer being measured and converted (its statistics' temporaries), the model's own pass
+    assert streamed["captured"] < 48  # while the model ran: 16 MB waiting and the model's own pass
+    # then the model's own pass again, one layer being measured and converted (its statistics' temporaries)
     assert streamed["growth"] < 0.4 * whole["growth"] and streamed["growth"] < 110, (streamed, whole)
 
 
@@ -151,5 +157,5 @@ def test_the_dashboard_draws_a_spilled_layer_as_it_draws_one_in_memory(tmp_path,
     spilled = _explore_layer("layer4.1.conv2")
     (held,) = [value for value in caches().activations._items.values()]
     assert held[0].spill.holds(held[0]["layer4.1.conv2"].stored)  # drawn from the spill file
-    assert held[2] > 0 and held[1] < 2**20  # counted on disk, not in memory
+    assert held[2] > 0 and held[1] < 2**20  # counted on disk, not in memory (the page counted it again)
     assert spilled == in_memory and in_memory[1]  # the same picture and the same statistics

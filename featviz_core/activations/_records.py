@@ -8,9 +8,10 @@ other. They hold data and answer questions about it; they run no model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 import torch
@@ -229,6 +230,16 @@ def times_power_of_two(tensor: torch.Tensor, factor: float) -> torch.Tensor:
     return tensor.to(torch.float32).mul_(factor)
 
 
+class Finisher(Protocol):
+    """What finishes a capture's waiting layers when they are first read (:class:`featviz_core.cache.Compactor`)."""
+
+    def later(self, fmap: FeatureMap) -> FeatureMap: ...
+
+    def ahead(self, fmaps: list[FeatureMap]) -> None: ...
+
+    def can_finish(self) -> bool: ...
+
+
 class Capture(Mapping[str, FeatureMap]):
     """Every layer's :class:`FeatureMap` for one image, in the model's module order.
 
@@ -247,18 +258,59 @@ class Capture(Mapping[str, FeatureMap]):
         input: torch.Tensor,
         output: Optional[torch.Tensor],
         model_label: str = "",
+        *,
+        finish: Optional[Finisher] = None,
+        waiting: Iterable[str] = (),
     ) -> None:
         self._maps = maps
         self.input = input  # the preprocessed image the model saw, (C, H, W)
         self.output = output  # the model's own output (e.g. logits), batch removed; None if not a tensor
         self.model_label = model_label
         self.spill: Optional[SpillFile] = None  # where layers beyond the memory budget live (see cache.Compactor)
+        self._finish = finish
+        self._waiting = set(waiting) if finish is not None else set()
+        self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> FeatureMap:
         try:
-            return self._maps[name]
+            fmap = self._maps[name]
         except KeyError:
             raise LayerError(f"The model has no captured layer named {name!r}.") from None
+        return self._finished(name) if name in self._waiting else fmap
+
+    def _finished(self, name: str) -> FeatureMap:
+        with self._lock:  # one session finishes a layer; the others wait for it and share it
+            if name in self._waiting:
+                self._maps[name] = self._finish.later(self._maps[name])
+                self._waiting.discard(name)
+            return self._maps[name]
+
+    @property
+    def waiting(self) -> int:
+        """How many layers are still as the model returned them, to be finished when first read."""
+        return len(self._waiting)
+
+    def finish(self, progress: Optional[Callable[[int, int], None]] = None) -> None:
+        """Finish now every layer that waits (see :func:`featviz_core.cache.capture_for_cache`), calling
+        ``progress(done, total)`` after each: for a view that reads every layer, such as the model overview."""
+        names = [name for name in self._maps if name in self._waiting]
+        if names:
+            with self._lock:
+                self._finish.ahead([self._maps[name] for name in names if name in self._waiting])
+        for done, name in enumerate(names, start=1):
+            self._finished(name)
+            if progress is not None:
+                progress(done, len(names))
+
+    def can_finish(self) -> bool:
+        """Whether every layer that waits can still be read (one left to be run again needs its model, which
+        may have been let go since)."""
+        return not self._waiting or self._finish.can_finish()
+
+    def outline(self) -> Iterator[tuple[str, FeatureMap]]:
+        """Every layer as it stands, finished or not, in order: for names, module types and shapes, which
+        finishing never changes. Unlike ``items()``, it reads no values and finishes nothing."""
+        return iter(list(self._maps.items()))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._maps)
@@ -275,8 +327,8 @@ class Capture(Mapping[str, FeatureMap]):
         budgets for)."""
         storages, stats = {}, {}
         for fmap in self._maps.values():
-            if self.spill is not None and self.spill.holds(fmap.stored):
-                continue  # on disk: see disk_bytes
+            if fmap.stored.is_meta or (self.spill is not None and self.spill.holds(fmap.stored)):
+                continue  # on disk (see disk_bytes), or not kept at all yet
             storage = fmap.stored.untyped_storage()
             storages[storage.data_ptr()] = storage.nbytes()
             if fmap.stats is not None:

@@ -34,9 +34,10 @@ class SpillFile:
     def __init__(self, directory: str = "") -> None:
         self._directory = os.path.expanduser(directory) or None
         self._file: Optional[IO[bytes]] = None
+        self._offset = 0  # where the next layer goes in the open file
         self._ptrs: set[int] = set()
         self.nbytes = 0
-        """Bytes written (what the file takes on disk)."""
+        """Bytes written (what the files take on disk)."""
 
     def write(self, tensor: torch.Tensor) -> torch.Tensor:
         """``tensor``'s values, now held by the file: a CPU tensor of the same shape and dtype mapped from it."""
@@ -44,7 +45,7 @@ class SpillFile:
         raw = data.view(torch.uint8) if data.dtype != torch.bool else data.to(torch.uint8)
         try:
             file = self._open()
-            offset = self.nbytes
+            offset = self._offset
             file.write(raw.numpy())  # the buffer itself: no bytes copy of a layer that may be 100s of MB
             file.write(b"\0" * (-raw.numel() % _ALIGN))
             file.flush()
@@ -55,7 +56,9 @@ class SpillFile:
                 "full or the folder not writable. Ask the server's owner to check it, or use a smaller model.",
                 detail=exc,
             ) from None
-        self.nbytes = offset + raw.numel() + (-raw.numel() % _ALIGN)
+        written = raw.numel() + (-raw.numel() % _ALIGN)
+        self._offset += written
+        self.nbytes += written
         back = torch.from_numpy(mapped)  # holds the mapping: the file lives until the last such tensor goes
         back = back.view(data.dtype) if data.dtype != torch.bool else back.to(torch.bool)
         self._ptrs.add(back.untyped_storage().data_ptr())
@@ -66,7 +69,8 @@ class SpillFile:
         return tensor.untyped_storage().data_ptr() in self._ptrs
 
     def close(self) -> None:
-        """No more writes. The mapped layers stay readable; the disk is freed when they are gone."""
+        """Close the file. The mapped layers stay readable, and the disk is freed when they are gone; a later
+        write (a layer turned after the capture) goes to a new file."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -76,4 +80,5 @@ class SpillFile:
             if self._directory:
                 os.makedirs(self._directory, exist_ok=True)
             self._file = tempfile.TemporaryFile(dir=self._directory, prefix="featviz-spill-")
+            self._offset = 0
         return self._file

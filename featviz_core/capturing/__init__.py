@@ -5,7 +5,9 @@ by reference and copies one only before an in-place op would overwrite it; :func
 captured for a layer picker.
 """
 
-from ._capture import InputLike, Keep, ModelLike, capture
+from ._capture import InputLike, Keep, KeepLater, ModelLike, capture
 from ._layers import LayerEntry, default_layer, layer_name, layer_tree
 
-__all__ = ["capture", "Keep", "ModelLike", "InputLike", "layer_tree", "default_layer", "LayerEntry", "layer_name"]
+__all__ = [
+    "capture", "Keep", "KeepLater", "ModelLike", "InputLike", "layer_tree", "default_layer", "LayerEntry", "layer_name",
+]

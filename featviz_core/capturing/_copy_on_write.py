@@ -61,8 +61,8 @@ class Kept:
 
     __slots__ = ("tensor", "index")
 
-    def __init__(self, tensor: torch.Tensor, index: int = 0) -> None:
-        self.tensor = tensor
+    def __init__(self, tensor: Optional[torch.Tensor], index: int = 0) -> None:
+        self.tensor = tensor  # None: watched only (CopyOnWrite.watch)
         self.index = index  # the record's position in the pass: what a plan names
 
 
@@ -85,6 +85,14 @@ class CopyOnWrite(TorchFunctionMode):
             self._live.setdefault(key, []).append(kept)
         return kept
 
+    def watch(self, tensor: torch.Tensor, index: int) -> None:
+        """Note, without holding ``tensor``, whether a later call writes into it: for an output that was used
+        up as it returned (a plan must still know it is overwritten). Memory freed and reused by another
+        tensor can only mark it wrongly as overwritten, which costs a copy in later passes, never a value."""
+        key = _storage_key(tensor)
+        if key is not None:
+            self._live.setdefault(key, []).append(Kept(None, index))
+
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: Optional[dict] = None):
         if kwargs is None:
             kwargs = {}
@@ -100,6 +108,9 @@ class CopyOnWrite(TorchFunctionMode):
             return
         copies: dict[int, torch.Tensor] = {}  # one copy per tensor object (a Sequential shares its child's)
         for item in kept:
+            if item.tensor is None:  # only watched (see watch): nothing to copy, only to remember
+                self.copied.add(item.index)
+                continue
             if id(item.tensor) not in copies:
                 copies[id(item.tensor)] = item.tensor.clone()
             item.tensor = copies[id(item.tensor)]

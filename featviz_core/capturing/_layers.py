@@ -53,9 +53,10 @@ def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerE
         [...]
     """
     module = model.module if isinstance(model, LoadedModel) else model
+    outline = dict(captured.outline())  # names, types and shapes: nothing is read or finished
     calls: dict[str, list[str]] = {}
-    for key in captured:
-        calls.setdefault(captured[key].module_name, []).append(key)
+    for key, fmap in outline.items():
+        calls.setdefault(fmap.module_name, []).append(key)
     entries: list[LayerEntry] = []
     for name, child in module.named_modules():
         if not name:
@@ -64,10 +65,10 @@ def layer_tree(model: LoadedModel | nn.Module, captured: Capture) -> list[LayerE
         leaf = not any(True for _ in child.children())
         keys = calls.get(name) or [None]
         for key in keys:
-            shape = captured[key].shape if key is not None else None
+            shape = outline[key].shape if key is not None else None
             entries.append(LayerEntry(key or name, key, type(child).__name__, depth, shape, leaf))
     listed = {entry.key for entry in entries}
-    for key, fmap in captured.items():  # layers that are not torch modules: an ONNX graph's nodes
+    for key, fmap in outline.items():  # layers that are not torch modules: an ONNX graph's nodes
         if key not in listed:
             entries.append(LayerEntry(key, key, fmap.module_type, 0, fmap.shape, True))
     return entries
@@ -98,10 +99,11 @@ def default_layer(captured: Capture) -> Optional[str]:
         >>> fv.default_layer(maps)
         'conv1'
     """
-    for key, fmap in captured.items():
+    outline = list(captured.outline())
+    for key, fmap in outline:
         if _CONVOLUTION.match(fmap.module_type) and len(fmap.shape) == 3:
             return key
-    for key, fmap in captured.items():
+    for key, fmap in outline:
         if len(fmap.shape) == 3:
             return key
     return next(iter(captured), None)

@@ -61,20 +61,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(torch_home: Path, timeout: float = 180.0, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def dashboard(torch_home: Path, timeout: float = 180.0, extra_env: dict[str, str] | None = None,
+              root: Path = ROOT) -> Iterator[str]:
     """Run `streamlit run app.py` on a free local port; yield its URL; stop it afterwards.
 
-    The server gets this process's environment, its own TORCH_HOME, HF_HOME and scan folder, and ``extra_env``."""
+    The server gets this process's environment, its own TORCH_HOME, HF_HOME and scan folder, and ``extra_env``;
+    ``root``: the checkout whose dashboard runs (a benchmark may run an earlier commit's beside this one)."""
     port = free_port()
     env = {**os.environ, **(extra_env or {}), "TORCH_HOME": str(torch_home), "HF_HOME": str(torch_home / "huggingface"),
            "FEATVIZ_SCAN_DIR": str(torch_home / "scans"), "PYTHONUNBUFFERED": "1",
            # this checkout's featviz_core, whichever copy pip's editable install points to
-           "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))}
     log = open(torch_home / "streamlit.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
