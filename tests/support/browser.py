@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository root: tests/support/browser.py
 CHROMIUM = os.environ.get("FEATVIZ_CHROMIUM", "/usr/bin/chromium")
@@ -271,6 +272,10 @@ def wait_for_meta(page, key: str, prefix: str, timeout: float = TIMEOUT_MS) -> f
     return wait_for_plot(page, GRID, meta={key: prefix}, timeout=timeout)
 
 
+EXACT_OPTION_MS = 3000
+"""How long choose() waits for an option named exactly as asked before it takes one that contains the text."""
+
+
 def choose(page, label: str, option_text: str) -> float:
     """Pick an option in a Streamlit selectbox by typing into its search, as a person would.
 
@@ -280,8 +285,15 @@ def choose(page, label: str, option_text: str) -> float:
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
     box.locator("input").click()
     page.keyboard.type(option_text)
-    option = page.get_by_role("option").filter(has_text=option_text).first
-    option.wait_for()
+    # the option named exactly so where there is one ("resnet50", not "timm/resnet50.a1_in1k", which a list
+    # still filtered by the first keys typed may show first); else the first that contains the text
+    exact = page.get_by_role("option", name=option_text, exact=True).first
+    try:
+        exact.wait_for(timeout=EXACT_OPTION_MS)
+        option = exact
+    except PlaywrightTimeoutError:
+        option = page.get_by_role("option").filter(has_text=option_text).first
+        option.wait_for()
     clicked = time.perf_counter()
     option.click()
     return clicked
