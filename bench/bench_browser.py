@@ -72,7 +72,8 @@ IMAGES = ("Coffee cup", "Astronaut", "Rocket launch", "Camera operator (grayscal
 """Each a new capture for resnet50: the image change a person waits for when they try another picture."""
 MODELS = ("resnet34", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "densenet121", "regnet_y_800mf",
           "convnext_tiny", "shufflenet_v2_x1_0", "googlenet", "mnasnet1_0")
-"""Each loaded for the first time (untrained weights: offline, the pretrained ones are not here)."""
+"""Each loaded for the first time, on the default sample (untrained weights: offline, the pretrained ones are
+not here)."""
 VIEWPORT = {"width": 1400, "height": 1100}
 TIMEOUT_MS = 120_000
 
@@ -148,7 +149,8 @@ frame with the server's own figure. In the page's clock, so Playwright's own wor
 scrolling to and checking the option, tens to hundreds of ms on a busy machine) is not counted."""
 
 
-def timed_choice(page: Any, label: str, option: str, contains: str = "") -> tuple[float, float, float]:
+def timed_choice(page: Any, label: str, option: str, contains: str = "", exact: bool = False
+                 ) -> tuple[float, float, float]:
     """Seconds from the click on ``option`` in select box ``label`` until the changed grid is drawn, until
     the grid's component has redrawn all of it (colour bar, hover; for a change it leaves to the server, when
     that figure is there), and until the server's own figure of it is drawn."""
@@ -157,7 +159,7 @@ def timed_choice(page: Any, label: str, option: str, contains: str = "") -> tupl
     page.evaluate("([selector, before, text]) => Object.assign(window.__featvizStopwatch, {armed: true,"
                   " selector, before, text, start: undefined, drawn: undefined, whole: undefined, server: undefined})",
                   [GRID, fingerprint(page), contains])
-    choose(page, label, option)
+    choose(page, label, option, exact=exact)
     page.wait_for_function("() => window.__featvizStopwatch.server !== undefined", timeout=TIMEOUT_MS)
     wait_script_idle(page, TIMEOUT_MS)
     settle(page, _FINGERPRINT_JS, GRID, until=lambda f: f is not None and contains in f)
@@ -184,22 +186,25 @@ def new_pictures(page: Any, repeats: int, warmup: int) -> tuple[list[float], lis
     image it has not captured): seconds from the pointer's press to the new grid drawn."""
     use_untrained_zoo_model(page, "resnet18")  # untimed: the weights choice is kept from here on
     wait_script_idle(page, TIMEOUT_MS)
-    model_s = []
-    for i, name in enumerate(MODELS[:warmup + repeats]):
-        log(f"browser: model change to {name}…")
-        seconds, _, _ = timed_choice(page, "Model", name, f"{name} · UNTRAINED")
-        if i >= warmup:
-            model_s.append(seconds)
-    if name != IMAGE_MODEL:
+    models = MODELS[:warmup + repeats]
+    model_s = _series(page, "Model", models, lambda name: f"{name} · UNTRAINED", warmup)
+    if models[-1] != IMAGE_MODEL:
         use_untrained_zoo_model(page, IMAGE_MODEL)
         wait_script_idle(page, TIMEOUT_MS)
-    image_s = []
-    for i, sample in enumerate(IMAGES[:warmup + repeats]):
-        log(f"browser: image change to {sample} on {IMAGE_MODEL}…")
-        seconds, _, _ = timed_choice(page, "Sample image", sample, f"{IMAGE_MODEL} · UNTRAINED")
-        if i >= warmup:
-            image_s.append(seconds)
+    image_s = _series(page, "Sample image", IMAGES[:warmup + repeats], lambda _: f"{IMAGE_MODEL} · UNTRAINED", warmup)
     return model_s, image_s
+
+
+def _series(page: Any, label: str, options: tuple[str, ...], shows: Any, warmup: int) -> list[float]:
+    """Each option chosen in turn in select box ``label``, timed until the grid shows ``shows(option)``; the
+    first ``warmup`` are not kept."""
+    seconds = []
+    for i, option in enumerate(options):
+        log(f"browser: {label.lower()} → {option}…")
+        drawn, _, _ = timed_choice(page, label, option, shows(option), exact=True)
+        if i >= warmup:
+            seconds.append(drawn)
+    return seconds
 
 
 def run(repeats: int, warmup: int, displays: bool = True, root: Path = REPO_ROOT) -> dict:
@@ -329,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         then("first_grid_s"))
     add("image change (an image not captured before)", f"{IMAGE_MODEL}, its first layer", result["image_s"],
         IMAGE_TARGET_S, then("image_s"))
-    add("model change (a model not loaded before)", "cat, each model's first layer", result["model_s"], None,
+    add("model change (a model not loaded before)", "the default 7, each model's first layer", result["model_s"], None,
         then("model_s"))
     for case in CASES:
         where = f"{case.model} {case.layer}"

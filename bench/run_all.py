@@ -33,8 +33,9 @@ BENCHMARKS = {  # result name -> script
     "zoo_timing": "bench_zoo.py",  # its --no-figures sweep
     "zoo_dashboard": "bench_zoo.py",  # its --dashboard-only sweep
     "browser_waits": "bench_browser.py",  # its --waits --against REVISION run: before and after, in one run
+    "capture_ab": "ab_capture.py",  # --against REVISION: the dashboard's capture before and after, in one run
 }
-ALONE = ("zoo", "zoo_timing", "zoo_dashboard", "browser_waits")
+ALONE = ("zoo", "zoo_timing", "zoo_dashboard", "browser_waits", "capture_ab")
 """Run only by their own command (the whole zoo takes hours); RESULTS.md shows their stored results."""
 TIMEOUT_S = 900  # per benchmark; each is meant to take under ~4 minutes
 RESULTS_MD = BENCH_DIR / "RESULTS.md"

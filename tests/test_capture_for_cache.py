@@ -22,16 +22,9 @@ from featviz_core.capturing._copy_on_write import known_plan
 from featviz_core.errors import ModelError
 from featviz_core.export import capture_npz_size
 from featviz_core.lessons import shape_checks
+from tests.support.maps import same_map
 
 SEVEN = fv.load_sample("Handwritten 7")
-
-
-def _same(a: fv.FeatureMap, b: fv.FeatureMap) -> bool:
-    flags = ("dead", "constant", "noise_like", "mean", "std", "max", "min", "sparsity", "argmax_x")
-    return (a.scale == b.scale and a.stored.dtype == b.stored.dtype and torch.equal(a.stored, b.stored)
-            and (a.name, a.call, a.note, a.input_shape, a.layout) == (b.name, b.call, b.note, b.input_shape, b.layout)
-            and all(getattr(a.stats.channels, f).tolist() == getattr(b.stats.channels, f).tolist() for f in flags)
-            and a.stats.values == b.stats.values)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "densenet121"])
@@ -44,8 +37,8 @@ def test_each_layer_read_later_equals_compacting_the_float32_capture(name, one_t
     assert cached.waiting == len(cached) == len(truth)  # nothing measured or rounded while the model ran
     assert all(fmap.stats is None and fmap.stored.dtype == torch.float32 for _, fmap in cached.outline())
     last = list(truth)[-1]
-    assert _same(cached[last], truth[last]) and cached.waiting == len(truth) - 1  # one read, one layer turned
-    different = [key for key in truth if not _same(cached[key], truth[key])]
+    assert same_map(cached[last], truth[last]) and cached.waiting == len(truth) - 1  # one read, one layer turned
+    different = [key for key in truth if not same_map(cached[key], truth[key])]
     assert not different, different[:5]  # in-place ReLUs after their batch norms included
     assert cached.waiting == 0 and cached.nbytes <= truth.nbytes * 1.01  # float16 now, shared layers shared
 
@@ -107,7 +100,7 @@ def test_a_first_pass_past_the_budget_still_leaves_a_plan_a_plain_capture_can_tr
     planned, watched = fv.capture(model, x), fv.capture(fresh, x)
     assert all(torch.equal(planned[key].tensor, watched[key].tensor) for key in watched)
     truth = compact(watched)
-    assert all(_same(spilled[key], truth[key]) for key in truth)
+    assert all(same_map(spilled[key], truth[key]) for key in truth)
     assert spilled.disk_bytes > 0 and spilled.nbytes < truth.nbytes  # those past the budget went to disk
 
 
@@ -142,3 +135,23 @@ def test_the_explore_page_measures_the_layer_it_shows_and_the_overview_all_of_th
     at.switch_page("pages/overview.py").run()
     assert not at.exception and captured.waiting == 0  # the overview wants every layer: all measured, once
     assert at.dataframe[0].value.shape[0] == len(captured)
+
+
+def test_the_warm_up_fills_exactly_what_the_first_page_run_reads():
+    """The server warms the default example as it starts (featviz_ui/warm.py): the first visitor's page then
+    captures nothing and builds no figure, because the warm-up used the very keys the page reads."""
+    import streamlit as st
+
+    from featviz_ui.caches import caches
+    from featviz_ui.warm import warm_default_example
+    from tests.support.apptest import start
+
+    st.cache_resource.clear()
+    warm_default_example()
+    shared = caches()
+    captures, figures = len(shared.activations), len(shared.figures)
+    assert (captures, figures) == (1, 1)
+    at = start()
+    assert not at.exception
+    assert (len(shared.activations), len(shared.figures)) == (captures, figures)  # nothing new was made
+    assert shared.figures.hits >= 1 and shared.activations.hits >= 1

@@ -18,15 +18,9 @@ import torchvision
 import featviz_core as fv
 from featviz_core.cache import activation_cache, capture_for_cache, compact
 from featviz_core.errors import ModelError
+from tests.support.maps import same_map
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _same(a: fv.FeatureMap, b: fv.FeatureMap) -> bool:
-    return (a.scale == b.scale and torch.equal(a.stored, b.stored) and a.call == b.call and a.note == b.note
-            and a.input_shape == b.input_shape and a.layout == b.layout
-            and a.stats.channels.mean.tolist() == b.stats.channels.mean.tolist()
-            and a.stats.values == b.stats.values)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "densenet121"])
@@ -38,7 +32,7 @@ def test_compacting_while_capturing_equals_compacting_afterwards_and_spills_past
     streamed = capture_for_cache(model, x, ram_bytes=2**20, spill_dir=str(tmp_path))
     assert list(streamed) == list(afterwards)  # module order, calls numbered alike
     assert streamed.disk_bytes == 0 and 0 < streamed.nbytes <= 2**20  # the first layers wait, the rest are noted
-    different = [key for key in afterwards if not _same(afterwards[key], streamed[key])]
+    different = [key for key in afterwards if not same_map(afterwards[key], streamed[key])]
     assert not different, different[:5]  # in-place ReLUs after their batch norms included: values as returned
     spilled = [key for key, fmap in streamed.items() if streamed.spill.holds(fmap.stored)]
     assert spilled and len(spilled) < len(streamed)  # the first layers in memory, the rest on disk

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository root: tests/support/browser.py
 CHROMIUM = os.environ.get("FEATVIZ_CHROMIUM", "/usr/bin/chromium")
@@ -272,12 +271,10 @@ def wait_for_meta(page, key: str, prefix: str, timeout: float = TIMEOUT_MS) -> f
     return wait_for_plot(page, GRID, meta={key: prefix}, timeout=timeout)
 
 
-EXACT_OPTION_MS = 3000
-"""How long choose() waits for an option named exactly as asked before it takes one that contains the text."""
-
-
-def choose(page, label: str, option_text: str) -> float:
-    """Pick an option in a Streamlit selectbox by typing into its search, as a person would.
+def choose(page, label: str, option_text: str, exact: bool = False) -> float:
+    """Pick an option in a Streamlit selectbox by typing into its search, as a person would; ``exact``: the
+    option named exactly so ("resnet50", never "timm/resnet50.a1_in1k", which a list still filtered by the first
+    keys typed may show first), else the first that contains the text.
 
     Returns the ``time.perf_counter()`` of the click on the option, where a timing should start.
     """
@@ -285,15 +282,11 @@ def choose(page, label: str, option_text: str) -> float:
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
     box.locator("input").click()
     page.keyboard.type(option_text)
-    # the option named exactly so where there is one ("resnet50", not "timm/resnet50.a1_in1k", which a list
-    # still filtered by the first keys typed may show first); else the first that contains the text
-    exact = page.get_by_role("option", name=option_text, exact=True).first
-    try:
-        exact.wait_for(timeout=EXACT_OPTION_MS)
-        option = exact
-    except PlaywrightTimeoutError:
+    if exact:
+        option = page.get_by_role("option", name=option_text, exact=True).first
+    else:
         option = page.get_by_role("option").filter(has_text=option_text).first
-        option.wait_for()
+    option.wait_for()
     clicked = time.perf_counter()
     option.click()
     return clicked
@@ -330,7 +323,7 @@ def upload_file(page, widget_key: str, path) -> None:
 
 def use_untrained_zoo_model(page, name: str, timeout: float = TIMEOUT_MS) -> None:
     """Switch to a torchvision model with untrained weights (offline, its weights are not cached)."""
-    choose(page, "Model", name)
+    choose(page, "Model", name, exact=True)
     sidebar_click(page, "Untrained (random)")
     wait_for_plot(page, GRID, f"{name} · UNTRAINED", timeout=timeout)  # tiles or, for single values, bars
 
