@@ -217,7 +217,7 @@ def run(repeats: int, warmup: int, displays: bool = True, root: Path = REPO_ROOT
     first_s: list[float] = []
     model_s: list[float] = []
     image_s: list[float] = []
-    with dashboard(home, root=root) as url, sync_playwright() as playwright:
+    with dashboard(home, root=root, warm=True) as url, sync_playwright() as playwright:
         browser = launch(playwright)
         log("browser: first grid on a fresh page load (server just started)…")
         cold = first_grid(browser, url)

@@ -233,8 +233,8 @@ class Compactor:
         return stored
 
     def capture(self, maps: Capture) -> Capture:
-        """The finished capture, which owns the spill file (closed for writing); layers that still wait are
-        turned from now on as finished ones are (shared memory, shared result)."""
+        """The finished capture, which owns the spill file (its file closed: a layer turned later opens a new
+        one); layers that still wait are turned from now on as finished ones are (shared memory, shared result)."""
         self.spill.close()
         self._finished = True
         maps.spill = self.spill  # layers turned later may go there too

@@ -110,6 +110,9 @@ class Settings:
     tune_allocator: bool = _setting(
         "FEATVIZ_TUNE_ALLOCATOR", True, "on/off",
         "the dashboard server keeps freed memory for the next capture (glibc only; see featviz_ui/server.py)")
+    warm_start: bool = _setting(
+        "FEATVIZ_WARM_START", True, "on/off",
+        "the dashboard server loads, captures and draws the default example as it starts (featviz_ui/warm.py)")
 
     max_image_bytes = _scaled("max_image_mb", MB)
     max_image_pixels = _scaled("max_image_megapixels", 1_000_000)

@@ -11,7 +11,9 @@ while it works. A visitor who arrives before it is done finds the caches half fi
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,8 +50,11 @@ def warm_default_example() -> None:
 
 
 def _warm() -> None:
+    started = time.perf_counter()
     try:
         warm_default_example()
+        print(f"featviz: the default example is warmed ({time.perf_counter() - started:.1f} s)", file=sys.stderr,
+              flush=True)  # in the server's console, beside Streamlit's own start-up lines
     except Exception:  # noqa: BLE001 - a failed warm-up only means the first visitor does the work
         _log.warning("featviz: warming the default example failed; the first visitor will load it", exc_info=True)
     finally:
@@ -60,10 +65,15 @@ def _warm() -> None:
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     """``st.App``'s lifespan: the server's memory policy, then the default example warmed on a thread beside the
     server, which answers at once."""
+    from featviz_core import settings
+
     from . import server
 
     server.tune_allocator()  # before the warm-up's capture, as every later one (featviz_ui/server.py)
-    threading.Thread(target=_warm, name="featviz-warm", daemon=True).start()
+    if settings.current().warm_start:  # FEATVIZ_WARM_START=0: a server started for one test need not
+        threading.Thread(target=_warm, name="featviz-warm", daemon=True).start()
+    else:
+        _warmed.set()
     yield
 
 

@@ -220,19 +220,26 @@ def tiny_model() -> nn.Module:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> Iterator[str]:
+def app_home(tmp_path_factory) -> Path:
+    """The shared dashboard's TORCH_HOME, where its server writes streamlit.log."""
+    return tmp_path_factory.mktemp("browser_torch_home")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home: Path) -> Iterator[str]:
     """The real dashboard (`streamlit run app.py`) shared by the browser test modules, on its own empty
     TORCH_HOME, started once per run (once per pytest-xdist worker; the browser tests share one worker).
 
     Every test opens its own browser context, so its own Streamlit session; what the modules share is the server
     and its caches, as the people using one dashboard do. A test that needs a fresh server starts its own
     (test_browser_lessons' presenter link, test_load). The server's file watcher is off: an edit in the working
-    tree during the run must not make it re-import the app mid-test.
+    tree during the run must not make it re-import the app mid-test. It warms the default example as it starts,
+    as a real server does (the test servers started for one test do not).
     """
     from tests.support.browser import dashboard
 
     quiet = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none", "STREAMLIT_SERVER_RUN_ON_SAVE": "false"}
-    with dashboard(tmp_path_factory.mktemp("browser_torch_home"), extra_env=quiet) as url:
+    with dashboard(app_home, extra_env=quiet, warm=True) as url:
         yield url
 
 

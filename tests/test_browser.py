@@ -55,6 +55,17 @@ def test_opens_on_the_trained_digits_model_with_its_prediction(page):
     assert settled_texts(page, '[data-testid="stMetricValue"]')[0] == "7"
 
 
+def test_the_server_warmed_the_example_it_opens_on_as_it_started(page, app_home):
+    """The shared server was started with its warm-up on (as `streamlit run app.py` is): it says so in its own
+    console once the digits CNN, its 7, conv1's statistics and grid are in the shared caches."""
+    deadline = time.monotonic() + 120
+    log = app_home / "streamlit.log"
+    while "featviz: the default example is warmed" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.5)
+    assert "warming the default example failed" not in log.read_text()
+
+
 def test_upload_an_image_and_see_every_channel_with_hover(page, tmp_path):
     picture = tmp_path / "my-gradient.png"
     picture.write_bytes(encode(gradient_image(320, 240), "PNG"))

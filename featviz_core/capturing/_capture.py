@@ -212,18 +212,18 @@ class _Recorder:
         """The process-wide hook of :func:`featviz_core.recording.layer_outputs` for the capture's duration,
         this thread and this model's modules only, inside the copy-on-write guard."""
         self._hooked = True
-        with layer_outputs(self._names, self._record), self._guard:
+        with layer_outputs(self._names, self._record if self._only is None else self._record_until_done), self._guard:
             yield
+
+    def _record_until_done(self, name: str, module: nn.Module, args: Any, output: Any) -> None:
+        """:meth:`_record` for a capture of some layers only: the pass ends once they have all returned."""
+        self._record(name, module, args, output)
+        self._only.discard(_key(name, self._calls[name]) if name in self._calls else name)
+        if not self._only:
+            raise StopForward
 
     def _record(self, name: str, module: nn.Module, args: Any, output: Any) -> None:
         # runs after every module call of this model on this thread: kept lean (about 4 µs)
-        self._record_one(name, module, args, output)
-        if self._only is not None:
-            self._only.discard(_key(name, self._calls[name]) if name in self._calls else name)
-            if not self._only:
-                raise StopForward
-
-    def _record_one(self, name: str, module: nn.Module, args: Any, output: Any) -> None:
         if isinstance(output, torch.Tensor):
             tensor, note = output, ""
         else:

@@ -62,13 +62,16 @@ def free_port() -> int:
 
 @contextmanager
 def dashboard(torch_home: Path, timeout: float = 180.0, extra_env: dict[str, str] | None = None,
-              root: Path = ROOT) -> Iterator[str]:
+              root: Path = ROOT, warm: bool = False) -> Iterator[str]:
     """Run `streamlit run app.py` on a free local port; yield its URL; stop it afterwards.
 
     The server gets this process's environment, its own TORCH_HOME, HF_HOME and scan folder, and ``extra_env``;
-    ``root``: the checkout whose dashboard runs (a benchmark may run an earlier commit's beside this one)."""
+    ``root``: the checkout whose dashboard runs (a benchmark may run an earlier commit's beside this one);
+    ``warm``: whether it warms the default example as it starts, as a real one does (FEATVIZ_WARM_START): a test
+    that starts its own server has no use for it, and the warm-up's capture would only compete for the CPU."""
     port = free_port()
-    env = {**os.environ, **(extra_env or {}), "TORCH_HOME": str(torch_home), "HF_HOME": str(torch_home / "huggingface"),
+    env = {**os.environ, "FEATVIZ_WARM_START": "1" if warm else "0", **(extra_env or {}),
+           "TORCH_HOME": str(torch_home), "HF_HOME": str(torch_home / "huggingface"),
            "FEATVIZ_SCAN_DIR": str(torch_home / "scans"), "PYTHONUNBUFFERED": "1",
            # this checkout's featviz_core, whichever copy pip's editable install points to
            "PYTHONPATH": os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))}
