@@ -22,16 +22,14 @@ from featviz_core.capturing._copy_on_write import known_plan
 from featviz_core.errors import ModelError
 from featviz_core.export import capture_npz_size
 from featviz_core.lessons import shape_checks
-from tests.support.maps import same_map
+from tests.support.maps import same_map, untrained_and_input
 
 SEVEN = fv.load_sample("Handwritten 7")
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "densenet121"])
 def test_each_layer_read_later_equals_compacting_the_float32_capture(name, one_torch_thread):
-    torch.manual_seed(0)
-    model = torchvision.models.get_model(name, weights=None).eval()
-    x = torch.randn(3, 96, 96)
+    model, x = untrained_and_input(name)
     truth = compact(fv.capture(model, x))
     cached = capture_for_cache(model, x)
     assert cached.waiting == len(cached) == len(truth)  # nothing measured or rounded while the model ran

@@ -12,22 +12,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
-import torchvision
 
 import featviz_core as fv
 from featviz_core.cache import activation_cache, capture_for_cache, compact
 from featviz_core.errors import ModelError
-from tests.support.maps import same_map
+from tests.support.maps import same_map, untrained_and_input
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "densenet121"])
 def test_compacting_while_capturing_equals_compacting_afterwards_and_spills_past_the_budget(name, tmp_path):
-    torch.manual_seed(0)
-    model = torchvision.models.get_model(name, weights=None).eval()
-    x = torch.randn(3, 96, 96)
+    model, x = untrained_and_input(name)
     afterwards = compact(fv.capture(model, x))
     streamed = capture_for_cache(model, x, ram_bytes=2**20, spill_dir=str(tmp_path))
     assert list(streamed) == list(afterwards)  # module order, calls numbered alike

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torchvision
 
 import featviz_core as fv
 
@@ -18,3 +19,9 @@ def same_map(a: fv.FeatureMap, b: fv.FeatureMap) -> bool:
             and all(getattr(a.stats.channels, f).tobytes() == getattr(b.stats.channels, f).tobytes()
                     for f in STATISTICS)
             and a.stats.values == b.stats.values)
+
+
+def untrained_and_input(name: str, side: int = 96) -> tuple[torch.nn.Module, torch.Tensor]:
+    """A torchvision model with seeded random weights, in eval mode, and a seeded random (3, side, side) input."""
+    torch.manual_seed(0)
+    return torchvision.models.get_model(name, weights=None).eval(), torch.randn(3, side, side)
