@@ -12,8 +12,8 @@ cat photo, and the allocator tuned as the dashboard's server does. Per model:
 - peak resident memory during one capture (the kernel's high-water mark, reset just before), minor page
   faults of one capture, and the capture's size in float16 against ``FEATVIZ_ACTIVATION_CACHE_MB``;
 - the dashboard's own capture (``featviz_core.cache.capture_for_cache``: the first ``FEATVIZ_CAPTURE_RAM_MB``
-  of layers held exactly and measured when first read, the rest turned to float16 and spilled to disk as they
-  return): its time against a plain pass (targets <= 1.2 for the median model, <= 1.5 for every model), its
+  of layers held exactly and measured when first read, the rest only noted, run again when read and spilled
+  to disk then): its time against a plain pass (targets <= 1.2 for the median model, <= 1.5 for every model), its
   peak resident memory, measured after one plain forward pass and before anything else, and what it holds in
   memory and on disk;
 - the largest grid figure over every layer, as the dashboard sends it (the readable default view, and a

@@ -243,6 +243,9 @@ class Finisher(Protocol):
 class Capture(Mapping[str, FeatureMap]):
     """Every layer's :class:`FeatureMap` for one image, in the model's module order.
 
+    The dashboard's capture (:func:`featviz_core.cache.capture_for_cache`) holds its layers as the model
+    returned them and finishes each (statistics, float16) the first time it is read; ``outline()`` reads none.
+
     Example::
 
         >>> import featviz_core as fv

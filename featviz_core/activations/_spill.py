@@ -2,10 +2,10 @@
 
 Why: one capture of ``efficientnet_b7`` or ``regnet_y_128gf`` is larger in float16 than the whole shared
 activation cache, and a few users of such models would exhaust a server's memory. The cached capture keeps
-its first layers in memory up to ``FEATVIZ_CAPTURE_RAM_MB`` and writes the rest here as they are captured
-(:class:`featviz_core.cache.Compactor`); each written layer comes back as a tensor mapped from the file, whose
-pages the kernel reads when the layer is drawn and may drop again under memory pressure (they are clean
-file pages, never swap).
+its first layers in memory up to ``FEATVIZ_CAPTURE_RAM_MB``; the rest are run again when first read and
+their float16 is written here (:class:`featviz_core.cache.Compactor`); each written layer comes back as a
+tensor mapped from the file, whose pages the kernel reads when the layer is drawn and may drop again under
+memory pressure (they are clean file pages, never swap).
 
 The file has no name: it is unlinked as soon as it is created (:func:`tempfile.TemporaryFile`), so nothing
 is left behind by a crash, and the disk is freed when the last tensor mapped from it is garbage collected,
